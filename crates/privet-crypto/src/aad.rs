@@ -1,0 +1,142 @@
+//! Associated data: what each ciphertext is bound to, so it cannot be moved elsewhere.
+//!
+//! Every encoding starts with a label naming the layout and its version, and every
+//! variable-length part is prefixed with its length (u32, big-endian), so no two distinct
+//! contexts encode to the same bytes: ("ab", "c") and ("a", "bc") differ.
+
+use privet_core::{RecordId, SubjectId};
+
+use crate::error::CryptoError;
+use crate::master::KeyVersion;
+
+/// Label opening the AAD of a field value (layout v1).
+const FIELD_AAD_LABEL: &[u8] = b"privet/field/v1";
+/// Label opening the AAD of a wrapped subject key (layout v1).
+const DEK_AAD_LABEL: &[u8] = b"privet/dek/v1";
+
+/// The context a field value is encrypted in: decryption succeeds only with the very same
+/// collection, record, field and subject.
+#[derive(Clone, Copy, Debug)]
+pub struct FieldAad<'a> {
+    /// The collection (schema name) the record belongs to.
+    pub collection: &'a str,
+    /// The record holding the value.
+    pub record: &'a RecordId,
+    /// The field name within the collection.
+    pub field: &'a str,
+    /// The data subject whose key encrypts the value.
+    pub subject: &'a SubjectId,
+}
+
+impl FieldAad<'_> {
+    /// The unambiguous byte encoding: `"privet/field/v1"` then collection, record id,
+    /// field and subject id, each prefixed with its length as a big-endian u32.
+    ///
+    /// Fails only when a name is longer than a u32 length prefix can state.
+    pub fn encode(&self) -> Result<Vec<u8>, CryptoError> {
+        let parts: [&[u8]; 4] = [
+            self.collection.as_bytes(),
+            self.record.as_bytes(),
+            self.field.as_bytes(),
+            self.subject.as_bytes(),
+        ];
+        let len = FIELD_AAD_LABEL.len() + parts.iter().map(|p| 4 + p.len()).sum::<usize>();
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(FIELD_AAD_LABEL);
+        for part in parts {
+            let n = u32::try_from(part.len()).map_err(|_| CryptoError::InputTooLarge)?;
+            out.extend_from_slice(&n.to_be_bytes());
+            out.extend_from_slice(part);
+        }
+        Ok(out)
+    }
+}
+
+/// Length of the AAD of a wrapped subject key.
+pub(crate) const DEK_AAD_LEN: usize = DEK_AAD_LABEL.len() + 16 + 4;
+
+/// The AAD of a wrapped subject key: `"privet/dek/v1"` || subject id (16 bytes) || master-key
+/// version (u32 BE). Every part after the label has a fixed length, so it is unambiguous.
+pub(crate) fn dek_aad(subject: &SubjectId, version: KeyVersion) -> [u8; DEK_AAD_LEN] {
+    let mut out = [0u8; DEK_AAD_LEN];
+    let (label, rest) = out.split_at_mut(DEK_AAD_LABEL.len());
+    let (id, ver) = rest.split_at_mut(16);
+    label.copy_from_slice(DEK_AAD_LABEL);
+    id.copy_from_slice(subject.as_bytes());
+    ver.copy_from_slice(&version.to_be_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aad<'a>(
+        collection: &'a str,
+        field: &'a str,
+        rec: &'a RecordId,
+        sub: &'a SubjectId,
+    ) -> FieldAad<'a> {
+        FieldAad {
+            collection,
+            record: rec,
+            field,
+            subject: sub,
+        }
+    }
+
+    #[test]
+    fn aad_encoding_is_unambiguous_across_part_boundaries() {
+        let (rec, sub) = (RecordId::new(), SubjectId::new());
+        let a = aad("ab", "c", &rec, &sub).encode().unwrap();
+        let b = aad("a", "bc", &rec, &sub).encode().unwrap();
+        assert_ne!(a, b);
+        assert_ne!(
+            aad("", "abc", &rec, &sub).encode().unwrap(),
+            aad("abc", "", &rec, &sub).encode().unwrap()
+        );
+    }
+
+    #[test]
+    fn aad_encoding_has_the_documented_layout() {
+        let rec = RecordId::from_bytes([0x11; 16]);
+        let sub = SubjectId::from_bytes([0x22; 16]);
+        let got = aad("users", "email", &rec, &sub).encode().unwrap();
+        let mut want = b"privet/field/v1".to_vec();
+        want.extend_from_slice(&[0, 0, 0, 5]);
+        want.extend_from_slice(b"users");
+        want.extend_from_slice(&[0, 0, 0, 16]);
+        want.extend_from_slice(&[0x11; 16]);
+        want.extend_from_slice(&[0, 0, 0, 5]);
+        want.extend_from_slice(b"email");
+        want.extend_from_slice(&[0, 0, 0, 16]);
+        want.extend_from_slice(&[0x22; 16]);
+        assert_eq!(got, want);
+        assert_eq!(got.capacity(), got.len(), "encoding allocates exactly once");
+    }
+
+    #[test]
+    fn aad_binds_record_and_subject() {
+        let (r1, r2, s1, s2) = (
+            RecordId::new(),
+            RecordId::new(),
+            SubjectId::new(),
+            SubjectId::new(),
+        );
+        let base = aad("c", "f", &r1, &s1).encode().unwrap();
+        assert_ne!(base, aad("c", "f", &r2, &s1).encode().unwrap());
+        assert_ne!(base, aad("c", "f", &r1, &s2).encode().unwrap());
+    }
+
+    #[test]
+    fn dek_aad_binds_subject_and_version() {
+        let sub = SubjectId::from_bytes([0x33; 16]);
+        let got = dek_aad(&sub, KeyVersion(2));
+        let mut want = b"privet/dek/v1".to_vec();
+        want.extend_from_slice(&[0x33; 16]);
+        want.extend_from_slice(&[0, 0, 0, 2]);
+        assert_eq!(got.as_slice(), want.as_slice());
+        assert_ne!(dek_aad(&sub, KeyVersion(1)), got);
+        assert_ne!(dek_aad(&SubjectId::new(), KeyVersion(2)), got);
+    }
+}

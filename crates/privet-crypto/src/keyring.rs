@@ -1,0 +1,252 @@
+//! The keyring: every version of the master key, with the keys derived from each prepared
+//! once at load so the hot paths (wrap, unwrap, blind index, API-key hash) only compute.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use aes_gcm::Aes256Gcm;
+use hmac::Mac;
+use privet_core::SubjectId;
+use zeroize::Zeroizing;
+
+use crate::aad::dek_aad;
+use crate::blind::{BLIND_INDEX_LEN, BlindIndexKeys};
+use crate::error::CryptoError;
+use crate::field::{SubjectKey, open, seal};
+use crate::kdf::{
+    self, HmacSha256, KEY_CHECK_MESSAGE, LABEL_API_KEY, LABEL_DEK_WRAP, LABEL_KEY_CHECK,
+};
+use crate::master::{KEY_LEN, KeyVersion, MasterKey};
+
+/// A subject key wrapped (encrypted) under one master-key version.
+///
+/// `bytes` = `0x01` || 12-byte nonce || AES-256-GCM(subject key) || tag, with AAD
+/// `"privet/dek/v1"` || subject id || version (u32 BE). It is ciphertext, safe to store and print.
+#[derive(Clone, Debug)]
+pub struct WrappedKey {
+    /// The master-key version that wrapped it.
+    pub version: KeyVersion,
+    /// The sealed key.
+    pub bytes: Vec<u8>,
+}
+
+/// What one master-key version provides, derived once.
+struct VersionKeys {
+    master: MasterKey,
+    wrap: Aes256Gcm,
+    check: [u8; 32],
+}
+
+impl VersionKeys {
+    fn derive(master: MasterKey) -> VersionKeys {
+        let prk = kdf::master_prk(&master);
+        let wrap = kdf::aes_gcm(&kdf::expand_key(&prk, &[LABEL_DEK_WRAP]));
+        let mut mac = kdf::hmac(&kdf::expand_key(&prk, &[LABEL_KEY_CHECK]));
+        mac.update(KEY_CHECK_MESSAGE);
+        let check = mac.finalize().into_bytes().into();
+        VersionKeys {
+            master,
+            wrap,
+            check,
+        }
+    }
+}
+
+/// The versioned master keys (KEKs) of a vault and everything derived from them.
+///
+/// The highest version is current: it wraps new subject keys and keys the blind indexes.
+/// API-key hashes are keyed from the lowest version (v1), so they survive rotation.
+/// Key material is zeroized on drop (see the crate docs for the limits of that);
+/// `Debug` shows versions only.
+pub struct Keyring {
+    versions: BTreeMap<KeyVersion, VersionKeys>,
+    current: KeyVersion,
+    blind: BlindIndexKeys,
+    api_key: HmacSha256,
+}
+
+impl Keyring {
+    /// A keyring holding one fresh random master key, `v1`.
+    ///
+    /// # Panics
+    /// If the operating system's random number generator fails (see the crate docs).
+    pub fn generate() -> Keyring {
+        let master = MasterKey::generate();
+        let blind = BlindIndexKeys::new(&master);
+        let api_key = api_key_mac(&master);
+        let versions = BTreeMap::from([(KeyVersion::V1, VersionKeys::derive(master))]);
+        Keyring {
+            versions,
+            current: KeyVersion::V1,
+            blind,
+            api_key,
+        }
+    }
+
+    /// A keyring from master keys by version, as a [`KeyProvider`](crate::KeyProvider)
+    /// read them. Errors with [`CryptoError::NoMasterKey`] when `keys` is empty.
+    pub fn from_master_keys(keys: BTreeMap<KeyVersion, MasterKey>) -> Result<Keyring, CryptoError> {
+        Keyring::build(keys).ok_or(CryptoError::NoMasterKey)
+    }
+
+    fn build(keys: BTreeMap<KeyVersion, MasterKey>) -> Option<Keyring> {
+        let (&current, current_key) = keys.last_key_value()?;
+        let (_, oldest_key) = keys.first_key_value()?;
+        let blind = BlindIndexKeys::new(current_key);
+        let api_key = api_key_mac(oldest_key);
+        let versions = keys
+            .into_iter()
+            .map(|(v, k)| (v, VersionKeys::derive(k)))
+            .collect();
+        Some(Keyring {
+            versions,
+            current,
+            blind,
+            api_key,
+        })
+    }
+
+    /// A new keyring with every key of this one plus a fresh random key one version above
+    /// the current, which becomes current. `None` if the version number is exhausted.
+    ///
+    /// Existing wrapped keys stay readable; re-wrap them under the new version at leisure.
+    /// Blind indexes are keyed from the current version, so they must be recomputed.
+    pub fn rotated(&self) -> Option<Keyring> {
+        let next = self.current.next()?;
+        let mut keys: BTreeMap<KeyVersion, MasterKey> = self
+            .versions
+            .iter()
+            .map(|(v, k)| (*v, MasterKey::from_bytes(k.master.expose())))
+            .collect();
+        keys.insert(next, MasterKey::generate());
+        Keyring::build(keys)
+    }
+
+    /// The current (highest) version.
+    pub fn current(&self) -> KeyVersion {
+        self.current
+    }
+
+    /// Every version held, ascending.
+    pub fn versions(&self) -> Vec<KeyVersion> {
+        self.versions.keys().copied().collect()
+    }
+
+    /// The master keys, for writing them out (key file, backups).
+    pub(crate) fn master_keys(&self) -> impl Iterator<Item = (KeyVersion, &MasterKey)> {
+        self.versions.iter().map(|(v, k)| (*v, &k.master))
+    }
+
+    fn keys(&self, version: KeyVersion) -> Result<&VersionKeys, CryptoError> {
+        self.versions
+            .get(&version)
+            .ok_or(CryptoError::UnknownKeyVersion(version))
+    }
+
+    /// The key-check value of version `v`: HMAC-SHA256, under a key HKDF-derived from that
+    /// version (label `"privet key-check v1"`), of a fixed label. Store it beside the data;
+    /// it reveals nothing about the key.
+    pub fn key_check_value(&self, v: KeyVersion) -> Result<[u8; 32], CryptoError> {
+        Ok(self.keys(v)?.check)
+    }
+
+    /// Compares `stored` with the key-check value of `v` in constant time:
+    /// [`CryptoError::WrongKey`] when they differ, so a wrong key is refused before any
+    /// decryption fails.
+    pub fn verify_key_check(&self, v: KeyVersion, stored: &[u8]) -> Result<(), CryptoError> {
+        if kdf::constant_time_eq(&self.keys(v)?.check, stored) {
+            Ok(())
+        } else {
+            Err(CryptoError::WrongKey { version: v })
+        }
+    }
+
+    /// Wraps a subject key under the current version, bound to `subject`.
+    pub fn wrap_subject_key(
+        &self,
+        subject: &SubjectId,
+        key: &SubjectKey,
+    ) -> Result<WrappedKey, CryptoError> {
+        let version = self.current;
+        let bytes = seal(
+            &self.keys(version)?.wrap,
+            &dek_aad(subject, version),
+            key.expose(),
+        )?;
+        Ok(WrappedKey { version, bytes })
+    }
+
+    /// Unwraps a subject key wrapped for `subject` under any version held.
+    ///
+    /// Errors: [`CryptoError::UnknownKeyVersion`], [`CryptoError::UnsupportedFormat`], or an
+    /// opaque [`CryptoError::Decrypt`] for another subject, another key or altered bytes.
+    pub fn unwrap_subject_key(
+        &self,
+        subject: &SubjectId,
+        wrapped: &WrappedKey,
+    ) -> Result<SubjectKey, CryptoError> {
+        let keys = self.keys(wrapped.version)?;
+        let plain = open(
+            &keys.wrap,
+            &dek_aad(subject, wrapped.version),
+            &wrapped.bytes,
+        )?;
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
+        if plain.expose().len() != KEY_LEN {
+            return Err(CryptoError::Decrypt);
+        }
+        key.copy_from_slice(plain.expose());
+        Ok(SubjectKey::from_bytes(key))
+    }
+
+    /// The blind index of a normalized `term` in (collection, field): HMAC-SHA256 under a
+    /// key HKDF-derived from the current master key for that pair, truncated to 16 bytes.
+    /// Deterministic for one keyring; unrelated across fields, collections and keys.
+    pub fn blind_index(&self, collection: &str, field: &str, term: &[u8]) -> [u8; BLIND_INDEX_LEN] {
+        self.blind.index(collection, field, term)
+    }
+
+    /// HMAC-SHA256 of an API key's full text under a secret HKDF-derived from the lowest
+    /// master-key version (label `"privet api-key v1"`). Store this, never the key.
+    pub fn api_key_hash(&self, api_key: &str) -> [u8; 32] {
+        let mut mac = self.api_key.clone();
+        mac.update(api_key.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Whether a presented API key matches a stored hash, compared in constant time.
+    pub fn api_key_matches(&self, api_key: &str, stored_hash: &[u8]) -> bool {
+        kdf::constant_time_eq(&self.api_key_hash(api_key), stored_hash)
+    }
+}
+
+/// Shows versions as `[v1, v2]`.
+struct VersionList<'a>(&'a BTreeMap<KeyVersion, VersionKeys>);
+
+impl fmt::Display for VersionList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, v) in self.0.keys().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{v}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// The prepared HMAC that hashes API keys, keyed from `master`.
+fn api_key_mac(master: &MasterKey) -> HmacSha256 {
+    kdf::hmac(&kdf::expand_key(&kdf::master_prk(master), &[LABEL_API_KEY]))
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring")
+            .field("current", &format_args!("{}", self.current))
+            .field("versions", &format_args!("{}", VersionList(&self.versions)))
+            .field("keys", &format_args!("[redacted]"))
+            .finish()
+    }
+}

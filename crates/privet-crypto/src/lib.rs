@@ -1,0 +1,53 @@
+//! Privet's key hierarchy and encryption.
+//!
+//! This crate owns the master keys (KEKs) and where they come from ([`KeyProvider`]:
+//! [`KeyFile`], [`EnvKey`]), the [`Keyring`] and everything derived from it (wrapping of
+//! subject keys, key-check values, blind indexes, API-key hashes), subject keys (DEKs) and
+//! field encryption ([`SubjectKey`], [`FieldCipher`]), and API-key generation.
+//!
+//! It must never: implement a cryptographic primitive itself (everything is RustCrypto:
+//! AES-256-GCM, HKDF-SHA256, HMAC-SHA256), log or print key material or plaintext, put key
+//! bytes, personal values or key-file lines into an error, panic on malformed input (key
+//! files, environment values, ciphertexts, wrapped keys, presented API keys), or compare
+//! secrets in variable time. It does no storage and knows nothing of schemas or HTTP.
+//!
+//! # Formats
+//! - Field ciphertext and wrapped keys: `0x01` || 12-byte random nonce || AES-256-GCM
+//!   ciphertext || 16-byte tag. The first byte names the algorithm and AAD layout.
+//! - Field AAD: `"privet/field/v1"` then collection, record id, field and subject id, each
+//!   length-prefixed (u32 BE). Wrapped-key AAD: `"privet/dek/v1"` || subject id || version.
+//! - Derived keys: HKDF-SHA256 over a master key with labels `"privet dek-wrap v1"`,
+//!   `"privet key-check v1"`, `"privet blind-index v1"` (+ collection and field, each
+//!   length-prefixed u64 BE) and `"privet api-key v1"`.
+//!
+//! # Randomness and zeroization
+//! Keys and nonces come from the operating system ([`rand_core::OsRng`]). If it fails,
+//! the generating functions panic rather than return weak keys; that is the only panic
+//! besides [`FieldCipher::encrypt_field`] on inputs over AES-GCM's 64 GiB limit.
+//! Key bytes live in zeroizing buffers. The expanded AES key schedules and prepared HMAC
+//! states inside [`Keyring`] and [`FieldCipher`] are not zeroized by the RustCrypto
+//! versions in use (aes without its `zeroize` feature, hmac 0.12 has none).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod aad;
+mod apikey;
+mod blind;
+mod error;
+mod field;
+mod kdf;
+mod keyring;
+mod master;
+mod provider;
+
+pub use aad::FieldAad;
+pub use apikey::{ApiKey, api_key_prefix, generate_api_key};
+pub use blind::BLIND_INDEX_LEN;
+pub use error::CryptoError;
+pub use field::{FieldCipher, SubjectKey};
+pub use kdf::constant_time_eq;
+pub use keyring::{Keyring, WrappedKey};
+pub use master::{KeyVersion, KeyVersionParseError, MasterKey};
+pub use privet_core::Sensitive;
+pub use provider::{EnvKey, KeyFile, KeyProvider};
