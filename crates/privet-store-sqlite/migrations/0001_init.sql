@@ -1,0 +1,57 @@
+-- Privet schema v1. Every BLOB here is a ciphertext, a wrapped key, an HMAC term, an id or
+-- an audit leaf; no column holds a plaintext personal value. Ids are UUIDv7 bytes, so the
+-- primary keys grow at the right-hand end of their B-trees.
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE subjects (
+    id          BLOB PRIMARY KEY,
+    key_version INTEGER NOT NULL,
+    wrapped_key BLOB NOT NULL,
+    created_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE records (
+    id         BLOB PRIMARY KEY,
+    subject_id BLOB NOT NULL REFERENCES subjects (id),
+    collection TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    fields     BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX records_by_subject ON records (subject_id, collection, id);
+
+CREATE TABLE blind_index (
+    collection TEXT NOT NULL,
+    field      TEXT NOT NULL,
+    term       BLOB NOT NULL,
+    record_id  BLOB NOT NULL,
+    subject_id BLOB NOT NULL,
+    PRIMARY KEY (collection, field, term, record_id)
+) WITHOUT ROWID;
+CREATE INDEX blind_index_by_record ON blind_index (record_id, field);
+
+-- The erasure ledger: subject ids and times only. An erased id can never be created again.
+CREATE TABLE erasures (
+    subject_id BLOB PRIMARY KEY,
+    erased_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE api_keys (
+    prefix     TEXT PRIMARY KEY,
+    hash       BLOB NOT NULL,
+    principal  TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+) WITHOUT ROWID;
+
+-- The audit log: rowid - 1 is the leaf's index in the Merkle tree.
+CREATE TABLE audit (
+    idx       INTEGER PRIMARY KEY,
+    leaf      BLOB NOT NULL,
+    leaf_hash BLOB NOT NULL
+);

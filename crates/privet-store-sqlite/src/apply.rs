@@ -1,0 +1,256 @@
+//! Applies one write set's ops and audit entries inside the writer's open savepoint.
+
+use privet_audit::leaf_hash;
+use privet_store::{
+    Committed, IndexEntry, Op, RecordRow, Result, StoreError, SubjectRow, WriteSet,
+};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+
+use crate::read::micros;
+
+pub(crate) fn is_erasure(op: &Op) -> bool {
+    matches!(op, Op::EraseSubject { .. })
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+}
+
+pub(crate) fn write_set(c: &Connection, w: &WriteSet) -> Result<Committed> {
+    for op in &w.ops {
+        apply_op(c, op)?;
+    }
+    let mut first = None;
+    let mut stmt = c
+        .prepare_cached("INSERT INTO audit (leaf, leaf_hash) VALUES (?1, ?2)")
+        .map_err(backend)?;
+    for entry in &w.audit {
+        let leaf = entry.leaf_bytes();
+        let hash = leaf_hash(&leaf);
+        stmt.execute(params![leaf, &hash[..]]).map_err(backend)?;
+        let index = c.last_insert_rowid() - 1;
+        first.get_or_insert(index as u64);
+    }
+    Ok(Committed {
+        first_audit_index: first,
+    })
+}
+
+fn apply_op(c: &Connection, op: &Op) -> Result<()> {
+    match op {
+        Op::CreateSubject(s) => create_subject(c, s),
+        Op::RequireSubject(id) => {
+            if subject_exists(c, id.as_bytes())? {
+                Ok(())
+            } else {
+                Err(StoreError::SubjectNotFound(*id))
+            }
+        }
+        Op::PutRecord {
+            record,
+            expected_version,
+        } => put_record(c, record, *expected_version),
+        Op::PutIndex(e) => put_index(c, e),
+        Op::DeleteIndex { record, field } => {
+            c.prepare_cached("DELETE FROM blind_index WHERE record_id = ?1 AND field = ?2")
+                .and_then(|mut s| s.execute(params![&record.as_bytes()[..], field]))
+                .map_err(backend)?;
+            Ok(())
+        }
+        Op::EraseSubject { subject, at } => {
+            let id = &subject.as_bytes()[..];
+            if !subject_exists(c, id)? {
+                return Err(StoreError::SubjectNotFound(*subject));
+            }
+            c.execute(
+                "DELETE FROM blind_index WHERE record_id IN \
+                 (SELECT id FROM records WHERE subject_id = ?1)",
+                [id],
+            )
+            .and_then(|_| c.execute("DELETE FROM records WHERE subject_id = ?1", [id]))
+            .and_then(|_| c.execute("DELETE FROM subjects WHERE id = ?1", [id]))
+            .and_then(|_| {
+                c.execute(
+                    "INSERT INTO erasures (subject_id, erased_at) VALUES (?1, ?2)",
+                    params![id, micros(*at)],
+                )
+            })
+            .map_err(backend)?;
+            Ok(())
+        }
+        Op::PutMeta { key, value } => {
+            c.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map_err(backend)?;
+            Ok(())
+        }
+        Op::PutApiKey(k) => {
+            let res = c.execute(
+                "INSERT INTO api_keys (prefix, hash, principal, created_at, revoked_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    k.prefix,
+                    k.hash,
+                    k.principal,
+                    micros(k.created_at),
+                    k.revoked_at.map(micros)
+                ],
+            );
+            match res {
+                Ok(_) => Ok(()),
+                Err(e) if is_constraint(&e) => {
+                    Err(StoreError::AlreadyExists(format!("api key {}", k.prefix)))
+                }
+                Err(e) => Err(backend(e)),
+            }
+        }
+    }
+}
+
+fn subject_exists(c: &Connection, id: &[u8]) -> Result<bool> {
+    c.prepare_cached("SELECT 1 FROM subjects WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id], |_| Ok(())).optional())
+        .map(|r| r.is_some())
+        .map_err(backend)
+}
+
+fn create_subject(c: &Connection, s: &SubjectRow) -> Result<()> {
+    let id = &s.id.as_bytes()[..];
+    let erased = c
+        .prepare_cached("SELECT 1 FROM erasures WHERE subject_id = ?1")
+        .and_then(|mut st| st.query_row([id], |_| Ok(())).optional())
+        .map_err(backend)?;
+    if erased.is_some() {
+        return Err(StoreError::AlreadyExists(format!(
+            "subject {} (erased)",
+            s.id
+        )));
+    }
+    let res = c
+        .prepare_cached(
+            "INSERT INTO subjects (id, key_version, wrapped_key, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut st| st.execute(params![id, s.key_version, s.wrapped_key, micros(s.created_at)]));
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) if is_constraint(&e) => Err(StoreError::AlreadyExists(format!("subject {}", s.id))),
+        Err(e) => Err(backend(e)),
+    }
+}
+
+fn put_record(c: &Connection, r: &RecordRow, expected: Option<i64>) -> Result<()> {
+    let fields = privet_store::encode_fields(&r.fields);
+    let id = &r.id.as_bytes()[..];
+    let subject = &r.subject.as_bytes()[..];
+    let Some(expected) = expected else {
+        let res = c
+            .prepare_cached(
+                "INSERT INTO records (id, subject_id, collection, version, created_at, updated_at, fields) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    id,
+                    subject,
+                    r.collection,
+                    r.version,
+                    micros(r.created_at),
+                    micros(r.updated_at),
+                    fields
+                ])
+            });
+        return match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+                // Either the record id exists or the subject does not (foreign key).
+                if subject_exists(c, subject)? {
+                    Err(StoreError::AlreadyExists(format!("record {}", r.id)))
+                } else {
+                    Err(StoreError::SubjectNotFound(r.subject))
+                }
+            }
+            Err(e) => Err(backend(e)),
+        };
+    };
+    let changed = c
+        .prepare_cached(
+            "UPDATE records SET version = ?1, updated_at = ?2, fields = ?3 \
+             WHERE id = ?4 AND subject_id = ?5 AND collection = ?6 AND version = ?7",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                r.version,
+                micros(r.updated_at),
+                fields,
+                id,
+                subject,
+                r.collection,
+                expected
+            ])
+        })
+        .map_err(backend)?;
+    if changed == 1 {
+        return Ok(());
+    }
+    let exists = c
+        .prepare_cached(
+            "SELECT 1 FROM records WHERE id = ?1 AND subject_id = ?2 AND collection = ?3",
+        )
+        .and_then(|mut st| {
+            st.query_row(params![id, subject, r.collection], |_| Ok(()))
+                .optional()
+        })
+        .map_err(backend)?;
+    match exists {
+        Some(()) => Err(StoreError::VersionConflict {
+            record: r.id,
+            expected,
+        }),
+        None => Err(StoreError::RecordNotFound(r.id)),
+    }
+}
+
+fn put_index(c: &Connection, e: &IndexEntry) -> Result<()> {
+    if e.unique {
+        let taken = c
+            .prepare_cached(
+                "SELECT 1 FROM blind_index WHERE collection = ?1 AND field = ?2 AND term = ?3 \
+                 AND subject_id <> ?4 LIMIT 1",
+            )
+            .and_then(|mut st| {
+                st.query_row(
+                    params![e.collection, e.field, e.term, &e.subject.as_bytes()[..]],
+                    |_| Ok(()),
+                )
+                .optional()
+            })
+            .map_err(backend)?;
+        if taken.is_some() {
+            return Err(StoreError::UniqueViolation {
+                collection: e.collection.clone(),
+                field: e.field.clone(),
+            });
+        }
+    }
+    c.prepare_cached(
+        "INSERT OR REPLACE INTO blind_index (collection, field, term, record_id, subject_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            e.collection,
+            e.field,
+            e.term,
+            &e.record.as_bytes()[..],
+            &e.subject.as_bytes()[..]
+        ])
+    })
+    .map_err(backend)?;
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! A small migration runner: SQL files applied in order, the schema version kept in SQLite's
+//! `user_version`, each migration in its own transaction (so a crash mid-migration leaves the
+//! previous version intact and the next start completes it).
+
+use privet_store::StoreError;
+use rusqlite::Connection;
+
+/// Migrations in order; index + 1 is the version each one produces. Names match the
+/// PostgreSQL backend's.
+const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../migrations/0001_init.sql"))];
+
+/// The schema version this build writes.
+pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+    if current > LATEST {
+        return Err(StoreError::Migration(format!(
+            "the database is at schema version {current}, newer than this build's {LATEST}: \
+             upgrade Privet"
+        )));
+    }
+    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i as i64 + 1;
+        let tx = conn
+            .transaction()
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        tx.execute_batch(sql)
+            .and_then(|()| tx.pragma_update(None, "user_version", version))
+            .and_then(|()| tx.commit())
+            .map_err(|e| StoreError::Migration(format!("{name}: {e}")))?;
+        tracing::info!(migration = name, version, "applied migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! Read queries, run on pooled reader connections.
+
+use privet_core::{RecordId, SubjectId};
+use privet_store::{ApiKeyRow, RecordRow, Result, StoreError, StoredLeaf, SubjectData, SubjectRow};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use time::OffsetDateTime;
+
+/// Stored times are microseconds since the Unix epoch.
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
+fn from_micros(m: i64) -> rusqlite::Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
+    })
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn id16<T>(row: &Row<'_>, i: usize, make: fn([u8; 16]) -> T) -> rusqlite::Result<T> {
+    let b: [u8; 16] = row.get(i)?;
+    Ok(make(b))
+}
+
+pub(crate) fn load_subject(
+    c: &Connection,
+    subject: SubjectId,
+    collection: &str,
+    record: Option<RecordId>,
+) -> Result<Option<SubjectData>> {
+    let sid = &subject.as_bytes()[..];
+    let row = c
+        .prepare_cached("SELECT key_version, wrapped_key, created_at FROM subjects WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([sid], |r| {
+                Ok(SubjectRow {
+                    id: subject,
+                    key_version: r.get(0)?,
+                    wrapped_key: r.get(1)?,
+                    created_at: from_micros(r.get(2)?)?,
+                })
+            })
+            .optional()
+        })
+        .map_err(backend)?;
+    let Some(subject_row) = row else {
+        return Ok(None);
+    };
+    let mut raw: Vec<(RecordId, i64, i64, i64, Vec<u8>)> = Vec::new();
+    let map = |r: &Row<'_>| {
+        Ok((
+            id16(r, 0, RecordId::from_bytes)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+        ))
+    };
+    let cols = "id, version, created_at, updated_at, fields";
+    match record {
+        Some(rid) => {
+            let sql = format!(
+                "SELECT {cols} FROM records WHERE subject_id = ?1 AND collection = ?2 AND id = ?3"
+            );
+            let mut s = c.prepare_cached(&sql).map_err(backend)?;
+            let rows = s.query_map(params![sid, collection, &rid.as_bytes()[..]], map);
+            for r in rows.map_err(backend)? {
+                raw.push(r.map_err(backend)?);
+            }
+        }
+        None => {
+            let sql = format!(
+                "SELECT {cols} FROM records WHERE subject_id = ?1 AND collection = ?2 ORDER BY id"
+            );
+            let mut s = c.prepare_cached(&sql).map_err(backend)?;
+            for r in s
+                .query_map(params![sid, collection], map)
+                .map_err(backend)?
+            {
+                raw.push(r.map_err(backend)?);
+            }
+        }
+    }
+    let mut records = Vec::with_capacity(raw.len());
+    for (id, version, created, updated, blob) in raw {
+        let fields = privet_store::decode_fields(&blob)
+            .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
+        records.push(RecordRow {
+            id,
+            subject,
+            collection: collection.to_owned(),
+            version,
+            created_at: from_micros(created).map_err(backend)?,
+            updated_at: from_micros(updated).map_err(backend)?,
+            fields,
+        });
+    }
+    Ok(Some(SubjectData {
+        subject: subject_row,
+        records,
+    }))
+}
+
+pub(crate) fn lookup(
+    c: &Connection,
+    collection: &str,
+    field: &str,
+    term: &[u8],
+) -> Result<Vec<(SubjectId, RecordId)>> {
+    let mut s = c
+        .prepare_cached(
+            "SELECT subject_id, record_id FROM blind_index \
+             WHERE collection = ?1 AND field = ?2 AND term = ?3",
+        )
+        .map_err(backend)?;
+    let rows = s
+        .query_map(params![collection, field, term], |r| {
+            Ok((
+                id16(r, 0, SubjectId::from_bytes)?,
+                id16(r, 1, RecordId::from_bytes)?,
+            ))
+        })
+        .map_err(backend)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+}
+
+pub(crate) fn meta(c: &Connection, key: &str) -> Result<Option<Vec<u8>>> {
+    c.prepare_cached("SELECT value FROM meta WHERE key = ?1")
+        .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+        .map_err(backend)
+}
+
+pub(crate) fn api_key(c: &Connection, prefix: &str) -> Result<Option<ApiKeyRow>> {
+    c.prepare_cached(
+        "SELECT prefix, hash, principal, created_at, revoked_at FROM api_keys WHERE prefix = ?1",
+    )
+    .and_then(|mut s| {
+        s.query_row([prefix], |r| {
+            Ok(ApiKeyRow {
+                prefix: r.get(0)?,
+                hash: r.get(1)?,
+                principal: r.get(2)?,
+                created_at: from_micros(r.get(3)?)?,
+                revoked_at: r.get::<_, Option<i64>>(4)?.map(from_micros).transpose()?,
+            })
+        })
+        .optional()
+    })
+    .map_err(backend)
+}
+
+pub(crate) fn audit_leaves(c: &Connection, from: u64, limit: u32) -> Result<Vec<StoredLeaf>> {
+    let from = i64::try_from(from).unwrap_or(i64::MAX - 1);
+    let mut s = c
+        .prepare_cached(
+            "SELECT idx, leaf, leaf_hash FROM audit WHERE idx > ?1 ORDER BY idx LIMIT ?2",
+        )
+        .map_err(backend)?;
+    let rows = s
+        .query_map(params![from, limit], |r| {
+            let idx: i64 = r.get(0)?;
+            let hash: [u8; 32] = r.get(2)?;
+            Ok(StoredLeaf {
+                index: (idx - 1) as u64,
+                leaf: r.get(1)?,
+                leaf_hash: hash,
+            })
+        })
+        .map_err(backend)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+}
+
+pub(crate) fn audit_len(c: &Connection) -> Result<u64> {
+    c.query_row("SELECT COALESCE(MAX(idx), 0) FROM audit", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n as u64)
+    .map_err(backend)
+}
+
+pub(crate) fn erasures(c: &Connection) -> Result<Vec<(SubjectId, OffsetDateTime)>> {
+    let mut s = c
+        .prepare_cached("SELECT subject_id, erased_at FROM erasures ORDER BY erased_at, subject_id")
+        .map_err(backend)?;
+    let rows = s
+        .query_map([], |r| {
+            Ok((id16(r, 0, SubjectId::from_bytes)?, from_micros(r.get(1)?)?))
+        })
+        .map_err(backend)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+}

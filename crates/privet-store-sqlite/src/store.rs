@@ -1,0 +1,208 @@
+//! The [`SqliteStore`]: opening, pragmas, and the [`Store`] implementation.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use privet_core::{RecordId, SubjectId};
+use privet_store::{
+    ApiKeyRow, Committed, Result, Store, StoreError, StoredLeaf, SubjectData, WriteSet,
+};
+use rusqlite::{Connection, OpenFlags};
+use time::OffsetDateTime;
+
+use crate::writer::Writer;
+use crate::{migrate, read};
+
+/// Tuning knobs. The defaults are what `privet serve` uses.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Page cache of the writer connection, in MiB (bulk imports insert random blind-index
+    /// keys, which stay fast only while the index's pages fit in the cache).
+    pub writer_cache_mib: u32,
+    /// Page cache of each reader connection, in MiB.
+    pub reader_cache_mib: u32,
+    /// Most write sets committed in one transaction.
+    pub max_group: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            writer_cache_mib: 256,
+            reader_cache_mib: 32,
+            max_group: 512,
+        }
+    }
+}
+
+/// The embedded SQLite backend.
+pub struct SqliteStore {
+    path: PathBuf,
+    options: SqliteOptions,
+    writer: Writer,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, mode 0600) the database at `path`, runs pending
+    /// migrations, and starts the writer thread.
+    pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        create_private(&path)?;
+        let mut conn = open_conn(&path, options.writer_cache_mib)?;
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(backend)?;
+        migrate::run(&mut conn)?;
+        let writer = Writer::start(conn, options.max_group)?;
+        Ok(Self {
+            path,
+            options,
+            writer,
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a pooled reader connection on a blocking thread.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = Arc::clone(&self.readers);
+        let path = self.path.clone();
+        let cache = self.options.reader_cache_mib;
+        tokio::task::spawn_blocking(move || {
+            let pooled = pool.lock().ok().and_then(|mut p| p.pop());
+            let conn = match pooled {
+                Some(c) => c,
+                None => {
+                    let c = open_conn(&path, cache)?;
+                    c.pragma_update(None, "query_only", "ON").map_err(backend)?;
+                    c
+                }
+            };
+            let out = f(&conn);
+            if let Ok(mut p) = pool.lock() {
+                p.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
+    }
+}
+
+fn create_private(path: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Backend(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+pub(crate) fn open_conn(path: &Path, cache_mib: u32) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    // WAL lets readers run beside the writer; FULL makes each (group) commit durable, so an
+    // acknowledged write survives a crash or a power loss.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(backend)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(backend)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(backend)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(backend)?;
+    conn.pragma_update(None, "cache_size", -(i64::from(cache_mib) * 1024))
+        .map_err(backend)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(backend)?;
+    Ok(conn)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn apply(&self, writes: WriteSet) -> Result<Committed> {
+        self.writer.submit(writes).await
+    }
+
+    async fn load_subject(
+        &self,
+        subject: SubjectId,
+        collection: &str,
+        record: Option<RecordId>,
+    ) -> Result<Option<SubjectData>> {
+        let collection = collection.to_owned();
+        self.read(move |c| read::load_subject(c, subject, &collection, record))
+            .await
+    }
+
+    async fn lookup(
+        &self,
+        collection: &str,
+        field: &str,
+        term: &[u8],
+    ) -> Result<Vec<(SubjectId, RecordId)>> {
+        let (collection, field, term) = (collection.to_owned(), field.to_owned(), term.to_vec());
+        self.read(move |c| read::lookup(c, &collection, &field, &term))
+            .await
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let key = key.to_owned();
+        self.read(move |c| read::meta(c, &key)).await
+    }
+
+    async fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRow>> {
+        let prefix = prefix.to_owned();
+        self.read(move |c| read::api_key(c, &prefix)).await
+    }
+
+    async fn audit_leaves(&self, from: u64, limit: u32) -> Result<Vec<StoredLeaf>> {
+        self.read(move |c| read::audit_leaves(c, from, limit)).await
+    }
+
+    async fn audit_len(&self) -> Result<u64> {
+        self.read(read::audit_len).await
+    }
+
+    async fn erasures(&self) -> Result<Vec<(SubjectId, OffsetDateTime)>> {
+        self.read(read::erasures).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+            .await
+    }
+}

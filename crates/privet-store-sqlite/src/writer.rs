@@ -1,0 +1,139 @@
+//! The single writer: a thread that owns the read-write connection and commits whatever write
+//! sets are waiting as one transaction (group commit), each inside its own savepoint.
+
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use privet_store::{Committed, Result, StoreError, WriteSet};
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use crate::apply;
+
+struct Job {
+    writes: WriteSet,
+    reply: oneshot::Sender<Result<Committed>>,
+}
+
+pub(crate) struct Writer {
+    tx: Mutex<Option<mpsc::Sender<Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    pub(crate) fn start(conn: Connection, max_group: usize) -> Result<Self> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("privet-sqlite-writer".into())
+            .spawn(move || run(conn, rx, max_group.max(1)))
+            .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
+        Ok(Self {
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    pub(crate) async fn submit(&self, writes: WriteSet) -> Result<Committed> {
+        let (reply, rx) = oneshot::channel();
+        let sender = self.tx.lock().ok().and_then(|g| g.clone());
+        let sender = sender.ok_or_else(closed)?;
+        sender.send(Job { writes, reply }).map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the channel lets the thread finish the jobs it has and exit; joining makes
+        // "the store is dropped" mean "every acknowledged write is on disk and the file closed".
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        if let Some(handle) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::Unavailable("the store is shutting down".into())
+}
+
+fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, max_group: usize) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < max_group {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let erased = group
+            .iter()
+            .any(|j| j.writes.ops.iter().any(apply::is_erasure));
+        let results = commit_group(&mut conn, &group);
+        // An erasure is acknowledged only once the erased pages are out of the WAL.
+        if erased {
+            truncate_wal(&conn);
+        }
+        for (job, result) in group.into_iter().zip(results) {
+            // A caller that gave up waiting is no reason to stop committing for the others.
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+/// Commits the group; returns one result per job. If the transaction itself fails, every
+/// job fails and nothing of the group is kept.
+fn commit_group(conn: &mut Connection, group: &[Job]) -> Vec<Result<Committed>> {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return group.iter().map(|_| Err(unavailable(&e))).collect(),
+    };
+    let mut results = Vec::with_capacity(group.len());
+    let mut tx = tx;
+    for job in group {
+        results.push(apply_in_savepoint(&mut tx, &job.writes));
+    }
+    match tx.commit() {
+        Ok(()) => results,
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed");
+            group.iter().map(|_| Err(unavailable(&e))).collect()
+        }
+    }
+}
+
+fn apply_in_savepoint(tx: &mut rusqlite::Transaction<'_>, writes: &WriteSet) -> Result<Committed> {
+    let sp = tx.savepoint().map_err(|e| unavailable(&e))?;
+    // Dropping an uncommitted savepoint rolls it back.
+    let committed = apply::write_set(&sp, writes)?;
+    sp.commit().map_err(|e| unavailable(&e))?;
+    Ok(committed)
+}
+
+fn unavailable(e: &rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// After an erasure, copy the WAL into the database (where `secure_delete` has zeroed the
+/// freed content) and truncate it, so the erased subject's old pages do not survive in it.
+fn truncate_wal(conn: &Connection) {
+    let res: rusqlite::Result<(i64, i64, i64)> =
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        });
+    match res {
+        Ok((0, _, _)) => {}
+        Ok((busy, log, done)) => {
+            tracing::warn!(
+                busy,
+                log,
+                done,
+                "WAL checkpoint after erasure was incomplete"
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "WAL checkpoint after erasure failed"),
+    }
+}

@@ -1,0 +1,75 @@
+//! The storage contract of Privet: the [`Store`] trait every backend implements, the rows it
+//! moves, its error type, and a conformance suite every backend runs ([`conformance`]).
+//!
+//! A store holds only ciphertexts, wrapped keys, blind-index terms (HMACs), ids, times and
+//! audit leaves; it never sees a key or a plaintext personal value, and nothing above the
+//! backends writes SQL. The trait speaks in whole write sets: every operation a use case
+//! performs, together with its audit entries, commits atomically or not at all.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod codec;
+pub mod conformance;
+mod error;
+mod rows;
+
+use async_trait::async_trait;
+use privet_core::{RecordId, SubjectId};
+
+pub use codec::{CodecError, decode_fields, encode_fields};
+pub use error::StoreError;
+pub use rows::{
+    ApiKeyRow, Committed, IndexEntry, Op, RecordRow, StoredLeaf, SubjectData, SubjectRow, WriteSet,
+};
+
+/// The result type of every store call.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A Privet storage backend.
+///
+/// Writes go through [`Store::apply`] as one atomic [`WriteSet`]; reads are point queries.
+/// Implementations must be safe to share between tasks and must never cache anything that
+/// could outlive a write (erasures and updates are visible to the next read).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies every op and appends every audit entry of `writes` in one transaction. If any
+    /// op fails (a precondition, a conflict), nothing of this write set is kept and the
+    /// error says which op failed. Returns once the transaction is durable.
+    async fn apply(&self, writes: WriteSet) -> Result<Committed>;
+
+    /// Loads a subject and its records of `collection` (one record when `record` is given).
+    /// `None` when the subject does not exist or was erased.
+    async fn load_subject(
+        &self,
+        subject: SubjectId,
+        collection: &str,
+        record: Option<RecordId>,
+    ) -> Result<Option<SubjectData>>;
+
+    /// The (subject, record) pairs whose blind-index term for `collection.field` is `term`.
+    async fn lookup(
+        &self,
+        collection: &str,
+        field: &str,
+        term: &[u8],
+    ) -> Result<Vec<(SubjectId, RecordId)>>;
+
+    /// A metadata value (e.g. a key-check value), if set.
+    async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
+
+    /// The API key registered under a public prefix, if any.
+    async fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRow>>;
+
+    /// Audit leaves from index `from` (0-based), at most `limit` of them, in order.
+    async fn audit_leaves(&self, from: u64, limit: u32) -> Result<Vec<StoredLeaf>>;
+
+    /// Number of audit entries (the tree size).
+    async fn audit_len(&self) -> Result<u64>;
+
+    /// The erasure ledger: every erased subject id with its erasure time, oldest first.
+    async fn erasures(&self) -> Result<Vec<(SubjectId, time::OffsetDateTime)>>;
+
+    /// Checks that the backend answers (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+}
