@@ -1,0 +1,120 @@
+//! The vault's error type: one variant per thing a caller can get wrong or the vault can fail
+//! at. Variants carry ids, names and codes, never personal values; the server maps each to
+//! one stable problem type.
+
+use privet_core::{RecordId, SubjectId, ValidationErrors};
+use privet_crypto::CryptoError;
+use privet_store::StoreError;
+
+/// Validation problems of one item of a batch.
+#[derive(Debug)]
+pub struct ItemErrors {
+    /// 0-based position of the item in the batch (or line number for imports, see there).
+    pub index: usize,
+    /// What is wrong with it.
+    pub errors: ValidationErrors,
+}
+
+/// Why a vault call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// The data does not match the schema.
+    #[error("invalid data: {0}")]
+    Invalid(ValidationErrors),
+    /// Some items of a batch are invalid; nothing of the batch was written.
+    #[error("{} item(s) of the batch are invalid; nothing was written", .0.len())]
+    InvalidBatch(Vec<ItemErrors>),
+    /// The request body is not the expected shape (outside the data itself).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such collection in the schema.
+    #[error("unknown collection `{0}`")]
+    UnknownCollection(String),
+    /// The collection exists but is of the other kind (profile vs records).
+    #[error("collection `{collection}` is a {kind} collection")]
+    WrongCollectionKind {
+        /// The collection.
+        collection: String,
+        /// Its kind, `profile` or `records`.
+        kind: &'static str,
+    },
+    /// The schema has no profile collection.
+    #[error("the schema declares no profile collection")]
+    NoProfile,
+    /// No such purpose in the schema.
+    #[error("unknown purpose `{0}`")]
+    UnknownPurpose(String),
+    /// A read without a purpose.
+    #[error("a purpose is required to read personal data")]
+    MissingPurpose,
+    /// A lookup by a field that is not searchable (or not declared).
+    #[error("`{0}` is not a searchable field")]
+    NotSearchable(String),
+    /// A lookup by a field whose declared purposes do not include the stated purpose.
+    #[error("field `{field}` may not be used for purpose `{purpose}`")]
+    LookupNotAllowed {
+        /// The field.
+        field: String,
+        /// The purpose.
+        purpose: String,
+    },
+    /// The subject does not exist or was erased.
+    #[error("subject {0} not found")]
+    SubjectNotFound(SubjectId),
+    /// The record does not exist (for this subject and collection).
+    #[error("record {0} not found")]
+    RecordNotFound(RecordId),
+    /// A concurrent change won; retry on fresh data.
+    #[error("the subject was changed concurrently; retry")]
+    Conflict,
+    /// A unique field's value is already used by another subject.
+    #[error("the value of `{field}` is already used by another subject")]
+    Duplicate {
+        /// The unique field.
+        field: String,
+    },
+    /// The API key is missing, unknown, revoked or wrong.
+    #[error("invalid API key")]
+    Unauthorized,
+    /// The master key does not match the one this vault was created with.
+    #[error("{0}")]
+    WrongKey(CryptoError),
+    /// A vault that was never initialised.
+    #[error("this store has not been initialised by `privet init`")]
+    NotInitialized,
+    /// Stored data failed to decrypt or decode: tampering, corruption or a key mix-up.
+    #[error("stored data failed integrity checks ({context})")]
+    Integrity {
+        /// Where (ids and field names only).
+        context: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl VaultError {
+    /// Whether retrying later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Store(e) if e.is_unavailable())
+    }
+}
+
+impl From<StoreError> for VaultError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::SubjectNotFound(id) => Self::SubjectNotFound(id),
+            StoreError::RecordNotFound(id) => Self::RecordNotFound(id),
+            StoreError::VersionConflict { .. } => Self::Conflict,
+            StoreError::UniqueViolation { field, .. } => Self::Duplicate { field },
+            other => Self::Store(other),
+        }
+    }
+}
+
+impl From<ValidationErrors> for VaultError {
+    fn from(e: ValidationErrors) -> Self {
+        Self::Invalid(e)
+    }
+}

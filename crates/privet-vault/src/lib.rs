@@ -1,0 +1,30 @@
+//! Privet's use cases. Each public method of [`Vault`] is one thing a user can do — create a
+//! subject, read it for a purpose, look it up, add a record, erase — and does it the same way
+//! for the HTTP API and the CLI: validate and decide (privet-core), encrypt or decrypt
+//! (privet-crypto), then store and audit in one transaction (privet-store).
+//!
+//! This crate knows nothing of HTTP or terminals and writes no SQL. It is the only place that
+//! holds keys and plaintext together, and it never logs a personal value.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod auth;
+mod clock;
+mod error;
+mod import;
+mod read;
+mod seal;
+mod vault;
+mod view;
+mod write;
+
+pub use auth::{ADMIN_PRINCIPAL, Principal};
+pub use clock::{Clock, SystemClock};
+pub use error::{ItemErrors, VaultError};
+pub use import::ImportOutcome;
+pub use vault::{Actor, Vault};
+pub use view::{RecordView, SubjectView, Withheld};
+
+pub use privet_core::Schema;
+pub use privet_crypto::{ApiKey, Keyring};

@@ -1,0 +1,209 @@
+//! Reads: every read states a purpose, releases only what the policy allows, and is on the
+//! record before anything leaves — a read whose audit entry cannot be committed fails.
+
+use privet_audit::{Action, AuditEntry, Decision, WithheldField};
+use privet_core::{Collection, RecordId, SubjectId};
+use privet_store::{Op, SubjectData, WriteSet};
+
+use crate::seal::Verdicts;
+use crate::{Actor, RecordView, SubjectView, Vault, VaultError};
+
+fn decision(v: &Verdicts<'_>) -> Decision {
+    match (v.released.is_empty(), v.withheld.is_empty()) {
+        (_, true) => Decision::Allowed,
+        (true, false) => Decision::Denied,
+        (false, false) => Decision::Partial,
+    }
+}
+
+impl Vault {
+    fn read_entry(
+        &self,
+        actor: &Actor,
+        action: Action,
+        coll: &Collection,
+        purpose: &str,
+        v: &Verdicts<'_>,
+    ) -> AuditEntry {
+        let mut e = self.entry(actor, action);
+        e.collection = Some(coll.name.clone());
+        e.purpose = Some(purpose.to_owned());
+        e.fields = v.released.iter().map(|f| f.name.clone()).collect();
+        e.withheld = v
+            .withheld
+            .iter()
+            .map(|w| WithheldField {
+                field: w.field.clone(),
+                reason: w.reason.clone(),
+            })
+            .collect();
+        e.decision = decision(v);
+        e
+    }
+
+    /// Commits the audit entries of a read, each conditional on its subject still existing
+    /// (a read racing an erasure fails instead of releasing erased data).
+    async fn record_reads(
+        &self,
+        subjects: &[SubjectId],
+        entries: Vec<AuditEntry>,
+    ) -> Result<(), VaultError> {
+        let mut w = WriteSet::new();
+        w.ops
+            .extend(subjects.iter().map(|s| Op::RequireSubject(*s)));
+        w.audit = entries;
+        self.inner.store.apply(w).await?;
+        Ok(())
+    }
+
+    fn profile_view(
+        &self,
+        profile: &Collection,
+        v: &Verdicts<'_>,
+        data: &SubjectData,
+    ) -> Result<SubjectView, VaultError> {
+        let mut view = SubjectView {
+            id: data.subject.id,
+            data: Default::default(),
+            withheld: v.withheld.clone(),
+        };
+        if let (Some(record), false) = (data.records.first(), v.released.is_empty()) {
+            let key = self.subject_key(&data.subject)?;
+            view.data = self.open_fields(&key.cipher(), profile, &v.released, record)?;
+        }
+        Ok(view)
+    }
+
+    /// Reads a subject's profile for a purpose.
+    pub async fn read_subject(
+        &self,
+        actor: &Actor,
+        id: SubjectId,
+        purpose: Option<&str>,
+    ) -> Result<SubjectView, VaultError> {
+        let purpose = self.purpose(purpose)?;
+        let profile = self.profile()?;
+        let data = self
+            .inner
+            .store
+            .load_subject(id, &profile.name, None)
+            .await?;
+        let data = data.ok_or(VaultError::SubjectNotFound(id))?;
+        let v = self.verdicts(profile, purpose);
+        let view = self.profile_view(profile, &v, &data)?;
+        let mut entry = self.read_entry(actor, Action::SubjectRead, profile, &purpose.name, &v);
+        entry.subject = Some(id);
+        entry.record = data.records.first().map(|r| r.id);
+        self.record_reads(&[id], vec![entry]).await?;
+        Ok(view)
+    }
+
+    /// Finds subjects whose searchable profile field equals `value` (after normalization),
+    /// through the blind index, and reads each for the purpose. The purpose must be one the
+    /// field is declared for.
+    pub async fn find_subjects(
+        &self,
+        actor: &Actor,
+        field: &str,
+        value: &str,
+        purpose: Option<&str>,
+    ) -> Result<Vec<SubjectView>, VaultError> {
+        let purpose = self.purpose(purpose)?;
+        let profile = self.profile()?;
+        let f = profile
+            .field(field)
+            .filter(|f| f.searchable)
+            .ok_or_else(|| VaultError::NotSearchable(field.to_owned()))?;
+        if !f.allows_purpose(&purpose.name) {
+            return Err(VaultError::LookupNotAllowed {
+                field: field.to_owned(),
+                purpose: purpose.name.clone(),
+            });
+        }
+        let term = f
+            .normalize_query(value)
+            .map_err(|e| VaultError::Invalid(privet_core::ValidationErrors(vec![e])))?;
+        let hash = self
+            .inner
+            .keys
+            .blind_index(&profile.name, field, term.expose());
+        let hits = self.inner.store.lookup(&profile.name, field, &hash).await?;
+        let v = self.verdicts(profile, purpose);
+        let mut views = Vec::with_capacity(hits.len());
+        let mut subjects = Vec::with_capacity(hits.len());
+        let mut entries = Vec::with_capacity(hits.len().max(1));
+        for (subject, record) in hits {
+            let Some(data) = self
+                .inner
+                .store
+                .load_subject(subject, &profile.name, Some(record))
+                .await?
+            else {
+                continue;
+            };
+            views.push(self.profile_view(profile, &v, &data)?);
+            let mut e = self.read_entry(actor, Action::SubjectLookup, profile, &purpose.name, &v);
+            e.subject = Some(subject);
+            e.record = Some(record);
+            e.reason = Some(format!("lookup_by:{field}"));
+            entries.push(e);
+            subjects.push(subject);
+        }
+        if entries.is_empty() {
+            let mut e = self.read_entry(actor, Action::SubjectLookup, profile, &purpose.name, &v);
+            e.fields = Vec::new();
+            e.count = Some(0);
+            e.reason = Some(format!("lookup_by:{field}"));
+            entries.push(e);
+        }
+        self.record_reads(&subjects, entries).await?;
+        Ok(views)
+    }
+
+    /// Reads the records of a collection of a subject (one record when `record` is given).
+    pub async fn read_records(
+        &self,
+        actor: &Actor,
+        subject: SubjectId,
+        collection: &str,
+        record: Option<RecordId>,
+        purpose: Option<&str>,
+    ) -> Result<Vec<RecordView>, VaultError> {
+        let purpose = self.purpose(purpose)?;
+        let coll = self.records_collection(collection)?;
+        let data = self
+            .inner
+            .store
+            .load_subject(subject, &coll.name, record)
+            .await?;
+        let data = data.ok_or(VaultError::SubjectNotFound(subject))?;
+        if let (Some(id), true) = (record, data.records.is_empty()) {
+            return Err(VaultError::RecordNotFound(id));
+        }
+        let v = self.verdicts(coll, purpose);
+        let cipher = if v.released.is_empty() || data.records.is_empty() {
+            None
+        } else {
+            Some(self.subject_key(&data.subject)?.cipher())
+        };
+        let mut views = Vec::with_capacity(data.records.len());
+        for r in &data.records {
+            let fields = match &cipher {
+                Some(c) => self.open_fields(c, coll, &v.released, r)?,
+                None => Default::default(),
+            };
+            views.push(RecordView {
+                id: r.id,
+                created_at: r.created_at,
+                data: fields,
+                withheld: v.withheld.clone(),
+            });
+        }
+        let mut e = self.read_entry(actor, Action::RecordRead, coll, &purpose.name, &v);
+        e.subject = Some(subject);
+        e.record = record;
+        e.count = Some(views.len() as u64);
+        self.record_reads(&[subject], vec![e]).await?;
+        Ok(views)
+    }
+}

@@ -1,0 +1,239 @@
+//! Writes: create (one or a batch), update, add a record, erase. Each builds one write set —
+//! the ops and their audit entries — that the store commits atomically.
+
+use privet_audit::{Action, AuditEntry};
+use privet_core::{Collection, RecordId, SubjectId, ValidatedData, WriteMode};
+use privet_store::{Op, RecordRow, WriteSet};
+use serde_json::{Map, Value};
+
+use crate::{Actor, ItemErrors, Vault, VaultError};
+
+/// JSON object data as received.
+pub(crate) type Data = Map<String, Value>;
+
+impl Vault {
+    /// Creates a subject with its profile. Returns its id.
+    pub async fn create_subject(
+        &self,
+        actor: &Actor,
+        data: &Data,
+    ) -> Result<SubjectId, VaultError> {
+        let profile = self.profile()?;
+        let valid = profile.validate(data, WriteMode::Create)?;
+        let mut w = WriteSet::new();
+        let id = self.stage_subject(&mut w, actor, profile, &valid)?;
+        self.inner.store.apply(w).await?;
+        Ok(id)
+    }
+
+    /// Creates many subjects atomically: if any item is invalid, nothing is written and the
+    /// error lists every invalid item by index.
+    pub async fn create_subjects(
+        &self,
+        actor: &Actor,
+        items: &[Data],
+    ) -> Result<Vec<SubjectId>, VaultError> {
+        let profile = self.profile()?;
+        let valid = validate_all(profile, items)?;
+        let mut w = WriteSet::new();
+        let mut ids = Vec::with_capacity(valid.len());
+        for v in &valid {
+            ids.push(self.stage_subject(&mut w, actor, profile, v)?);
+        }
+        self.inner.store.apply(w).await?;
+        Ok(ids)
+    }
+
+    /// Adds the ops and audit entry creating one subject to `w`.
+    pub(crate) fn stage_subject(
+        &self,
+        w: &mut WriteSet,
+        actor: &Actor,
+        profile: &Collection,
+        valid: &ValidatedData,
+    ) -> Result<SubjectId, VaultError> {
+        let (row, key) = self.new_subject()?;
+        let id = row.id;
+        let record = RecordId::new();
+        let sealed = self.seal(&key.cipher(), profile, id, record, valid);
+        let now = row.created_at;
+        let mut entry = self.entry(actor, Action::SubjectCreate);
+        entry.subject = Some(id);
+        entry.collection = Some(profile.name.clone());
+        entry.record = Some(record);
+        entry.fields = sealed.fields.iter().map(|(n, _)| n.clone()).collect();
+        w.ops.push(Op::CreateSubject(row));
+        w.ops.push(Op::PutRecord {
+            record: RecordRow {
+                id: record,
+                subject: id,
+                collection: profile.name.clone(),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+                fields: sealed.fields,
+            },
+            expected_version: None,
+        });
+        w.ops.extend(sealed.index.into_iter().map(Op::PutIndex));
+        w.audit.push(entry);
+        Ok(id)
+    }
+
+    /// Changes some profile fields (`null` removes an optional field). Fails with `Conflict`
+    /// if another write changed the profile meanwhile.
+    pub async fn update_subject(
+        &self,
+        actor: &Actor,
+        id: SubjectId,
+        patch: &Data,
+    ) -> Result<(), VaultError> {
+        let profile = self.profile()?;
+        let valid = profile.validate(patch, WriteMode::Patch)?;
+        let loaded = self
+            .inner
+            .store
+            .load_subject(id, &profile.name, None)
+            .await?;
+        let loaded = loaded.ok_or(VaultError::SubjectNotFound(id))?;
+        let Some(old) = loaded.records.into_iter().next() else {
+            return Err(VaultError::SubjectNotFound(id));
+        };
+        let key = self.subject_key(&loaded.subject)?;
+        let sealed = self.seal(&key.cipher(), profile, id, old.id, &valid);
+        let changed: Vec<String> = valid.fields.iter().map(|(n, _)| n.clone()).collect();
+        let mut fields: Vec<(String, Vec<u8>)> = old
+            .fields
+            .into_iter()
+            .filter(|(n, _)| !changed.contains(n))
+            .collect();
+        fields.extend(sealed.fields);
+        let mut w = WriteSet::new();
+        for name in &changed {
+            if profile.field(name).is_some_and(|f| f.searchable) {
+                w.ops.push(Op::DeleteIndex {
+                    record: old.id,
+                    field: name.clone(),
+                });
+            }
+        }
+        w.ops.extend(sealed.index.into_iter().map(Op::PutIndex));
+        w.ops.insert(
+            0,
+            Op::PutRecord {
+                record: RecordRow {
+                    id: old.id,
+                    subject: id,
+                    collection: profile.name.clone(),
+                    version: old.version + 1,
+                    created_at: old.created_at,
+                    updated_at: self.now(),
+                    fields,
+                },
+                expected_version: Some(old.version),
+            },
+        );
+        let mut entry = self.entry(actor, Action::SubjectUpdate);
+        entry.subject = Some(id);
+        entry.collection = Some(profile.name.clone());
+        entry.record = Some(old.id);
+        entry.fields = changed;
+        self.inner.store.apply(w.audit(entry)).await?;
+        Ok(())
+    }
+
+    /// Adds a record to a records collection of a subject. Returns its id.
+    pub async fn add_record(
+        &self,
+        actor: &Actor,
+        subject: SubjectId,
+        collection: &str,
+        data: &Data,
+    ) -> Result<RecordId, VaultError> {
+        let coll = self.records_collection(collection)?;
+        let valid = coll.validate(data, WriteMode::Create)?;
+        let record = RecordId::new();
+        // Loading with the new record's id fetches the subject's key and no records.
+        let loaded = self
+            .inner
+            .store
+            .load_subject(subject, &coll.name, Some(record))
+            .await?;
+        let loaded = loaded.ok_or(VaultError::SubjectNotFound(subject))?;
+        let key = self.subject_key(&loaded.subject)?;
+        let mut w = WriteSet::new();
+        let entry = self.stage_record(&mut w, actor, coll, subject, record, &key.cipher(), &valid);
+        self.inner.store.apply(w.audit(entry)).await?;
+        Ok(record)
+    }
+
+    /// Adds the ops creating one record to `w` and returns its audit entry.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn stage_record(
+        &self,
+        w: &mut WriteSet,
+        actor: &Actor,
+        coll: &Collection,
+        subject: SubjectId,
+        record: RecordId,
+        cipher: &privet_crypto::FieldCipher,
+        valid: &ValidatedData,
+    ) -> AuditEntry {
+        let sealed = self.seal(cipher, coll, subject, record, valid);
+        let now = self.now();
+        let mut entry = self.entry(actor, Action::RecordCreate);
+        entry.subject = Some(subject);
+        entry.collection = Some(coll.name.clone());
+        entry.record = Some(record);
+        entry.fields = sealed.fields.iter().map(|(n, _)| n.clone()).collect();
+        w.ops.push(Op::PutRecord {
+            record: RecordRow {
+                id: record,
+                subject,
+                collection: coll.name.clone(),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+                fields: sealed.fields,
+            },
+            expected_version: None,
+        });
+        w.ops.extend(sealed.index.into_iter().map(Op::PutIndex));
+        entry
+    }
+
+    /// Erases a subject by destroying its key: its wrapped key, records and blind-index
+    /// entries are deleted in one transaction, and the erasure ledger records id and time.
+    pub async fn erase_subject(&self, actor: &Actor, id: SubjectId) -> Result<(), VaultError> {
+        let mut entry = self.entry(actor, Action::SubjectErase);
+        entry.subject = Some(id);
+        let w = WriteSet::new()
+            .op(Op::EraseSubject {
+                subject: id,
+                at: entry.time,
+            })
+            .audit(entry);
+        self.inner.store.apply(w).await?;
+        Ok(())
+    }
+}
+
+/// Validates every item; collects the errors of all invalid ones.
+pub(crate) fn validate_all(
+    coll: &Collection,
+    items: &[Data],
+) -> Result<Vec<ValidatedData>, VaultError> {
+    let mut valid = Vec::with_capacity(items.len());
+    let mut bad = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        match coll.validate(item, WriteMode::Create) {
+            Ok(v) => valid.push(v),
+            Err(errors) => bad.push(ItemErrors { index, errors }),
+        }
+    }
+    if bad.is_empty() {
+        Ok(valid)
+    } else {
+        Err(VaultError::InvalidBatch(bad))
+    }
+}
