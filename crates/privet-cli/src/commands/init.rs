@@ -1,0 +1,88 @@
+//! `privet init`: a new vault in a new directory.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use privet_crypto::{KeyFile, Keyring};
+use privet_store_sqlite::{SqliteOptions, SqliteStore};
+use privet_vault::{ApiKey, Schema, SystemClock, Vault};
+
+use crate::DirArg;
+use crate::config::{
+    CONFIG_FILE, Config, DB_FILE, DEFAULT_SCHEMA, KEY_FILE, SCHEMA_FILE, default_config_text,
+};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    dir: DirArg,
+    /// Schema file to use (default: the example shop schema).
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// Print `{"admin_api_key": …, "dir": …}` instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) async fn run(args: Args) -> Result<ExitCode> {
+    let schema_text = match &args.schema {
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read schema {}", p.display()))?,
+        None => DEFAULT_SCHEMA.to_owned(),
+    };
+    let (_, key) = init_dir(&args.dir.dir, &schema_text).await?;
+    let dir = args.dir.dir.display().to_string();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"admin_api_key": key.expose(), "dir": dir})
+        );
+    } else {
+        println!("Initialised a Privet vault in {dir}");
+        println!();
+        println!("Admin API key (shown only now; store it in your secrets manager):");
+        println!("  {}", key.expose());
+        println!();
+        println!(
+            "The master key is in {dir}/{KEY_FILE} (mode 0600). Back it up apart from the data:"
+        );
+        println!("without it the data cannot be decrypted.");
+        println!("Next: privet serve --dir {dir}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates and initialises a vault directory; returns its config and the admin API key.
+pub(crate) async fn init_dir(dir: &Path, schema_text: &str) -> Result<(Config, ApiKey)> {
+    let schema = Schema::from_toml_str(schema_text)
+        .map_err(|e| anyhow::anyhow!("the schema is invalid:\n{e}"))?;
+    if dir.join(CONFIG_FILE).exists() || dir.join(DB_FILE).exists() {
+        bail!(
+            "{} already holds a Privet vault; choose another --dir",
+            dir.display()
+        );
+    }
+    create_private_dir(dir)?;
+    std::fs::write(dir.join(SCHEMA_FILE), schema_text).context("cannot write the schema")?;
+    let keys = Keyring::generate();
+    KeyFile::create(dir.join(KEY_FILE), &keys).context("cannot create the master key file")?;
+    let store = SqliteStore::open(dir.join(DB_FILE), SqliteOptions::default())
+        .context("cannot create the store")?;
+    let (_vault, api_key) =
+        Vault::initialize(schema, Arc::new(store), keys, Arc::new(SystemClock)).await?;
+    // The config is written last: its presence marks a complete vault.
+    std::fs::write(dir.join(CONFIG_FILE), default_config_text())
+        .context("cannot write the configuration")?;
+    Ok((Config::load(dir)?, api_key))
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))
+}

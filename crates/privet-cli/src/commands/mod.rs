@@ -1,0 +1,10 @@
+//! One module per command.
+
+pub(crate) mod bench;
+pub(crate) mod demo;
+pub(crate) mod import;
+pub(crate) mod init;
+pub(crate) mod schema;
+pub(crate) mod serve;
+pub(crate) mod subject;
+pub(crate) mod synth;

@@ -1,0 +1,157 @@
+//! `privet subject put|get|find|erase`: the vault's subject use cases from the terminal.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use privet_core::SubjectId;
+use privet_vault::{Actor, SubjectView};
+use serde_json::{Map, Value};
+
+use crate::DirArg;
+use crate::config::Config;
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Create a subject from a JSON object of profile fields; prints its id.
+    Put {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Profile fields as a JSON object, e.g. '{"email": "jane@example.com"}', or `-` to read stdin.
+        data: String,
+    },
+    /// Show a subject's profile as released for a purpose.
+    Get {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Subject id (`sub_…`).
+        id: String,
+        /// Purpose of the read (a purpose declared in the schema).
+        #[arg(long)]
+        purpose: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Look subjects up by a searchable field (through the blind index).
+    Find {
+        #[command(flatten)]
+        dir: DirArg,
+        /// A searchable profile field, e.g. `email`.
+        #[arg(long)]
+        field: String,
+        /// The value to look for.
+        #[arg(long)]
+        value: String,
+        /// Purpose of the lookup.
+        #[arg(long)]
+        purpose: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Erase a subject for good: its key is destroyed with all its data.
+    Erase {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Subject id (`sub_…`).
+        id: String,
+        /// Confirm: erasure cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
+    match cmd {
+        Command::Put { dir, data } => {
+            let vault = crate::open::open(&Config::load(&dir.dir)?).await?;
+            let text = if data == "-" {
+                std::io::read_to_string(std::io::stdin()).context("cannot read stdin")?
+            } else {
+                data
+            };
+            let data: Map<String, Value> = serde_json::from_str(&text)
+                .context("the data must be a JSON object of profile fields")?;
+            let id = vault.create_subject(&Actor::cli(), &data).await?;
+            println!("{id}");
+        }
+        Command::Get {
+            dir,
+            id,
+            purpose,
+            json,
+        } => {
+            let vault = crate::open::open(&Config::load(&dir.dir)?).await?;
+            let id: SubjectId = id.parse()?;
+            let view = vault
+                .read_subject(&Actor::cli(), id, Some(&purpose))
+                .await?;
+            print_views(&[view], json)?;
+        }
+        Command::Find {
+            dir,
+            field,
+            value,
+            purpose,
+            json,
+        } => {
+            let vault = crate::open::open(&Config::load(&dir.dir)?).await?;
+            let views = vault
+                .find_subjects(&Actor::cli(), &field, &value, Some(&purpose))
+                .await?;
+            if views.is_empty() && !json {
+                eprintln!("no subject found");
+                return Ok(ExitCode::from(2));
+            }
+            print_views(&views, json)?;
+        }
+        Command::Erase { dir, id, yes } => {
+            let id: SubjectId = id.parse()?;
+            if !yes {
+                let hint = if std::io::stdin().is_terminal() {
+                    ""
+                } else {
+                    " (non-interactive)"
+                };
+                bail!(
+                    "erasure destroys {id}'s key and data for good; re-run with --yes to confirm{hint}"
+                );
+            }
+            let vault = crate::open::open(&Config::load(&dir.dir)?).await?;
+            vault.erase_subject(&Actor::cli(), id).await?;
+            println!("erased {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_views(views: &[SubjectView], json: bool) -> Result<()> {
+    if json {
+        let out: Vec<Value> = views
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()?;
+        let out = if out.len() == 1 {
+            out.into_iter().next().unwrap_or_default()
+        } else {
+            Value::Array(out)
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    for v in views {
+        println!("{}", v.id);
+        for (k, val) in &v.data {
+            let shown = match val {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            println!("  {k:<16} {shown}");
+        }
+        for w in &v.withheld {
+            println!("  {:<16} (withheld: {})", w.field, w.reason);
+        }
+    }
+    Ok(())
+}

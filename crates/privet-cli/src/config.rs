@@ -1,0 +1,147 @@
+//! The data directory and its configuration: raw TOML + `PRIVET_*` environment overrides,
+//! turned into a validated [`Config`] before anything opens a socket or a file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// File names inside a data directory.
+pub(crate) const CONFIG_FILE: &str = "privet.toml";
+pub(crate) const SCHEMA_FILE: &str = "schema.toml";
+pub(crate) const KEY_FILE: &str = "master.key";
+pub(crate) const DB_FILE: &str = "privet.db";
+
+/// The default schema: the example shop schema, identical to `shared/examples/schema.toml`.
+pub(crate) const DEFAULT_SCHEMA: &str = include_str!("../../privet-core/examples/shop.schema.toml");
+
+/// `privet.toml`, as written by `privet init` (every key with its default).
+pub(crate) fn default_config_text() -> String {
+    format!(
+        r#"# Privet configuration. Paths are relative to this directory.
+# Every key is shown with its default; PRIVET_* environment variables override them.
+
+# The data inventory: what personal data is kept, why, and for how long.
+schema = "{SCHEMA_FILE}"
+
+[server]
+# Address to listen on (PRIVET_LISTEN).
+listen = "127.0.0.1:8080"
+# Largest request body in bytes on ordinary routes, and on /v1/subjects/batch.
+body_limit = 1048576
+batch_body_limit = 16777216
+
+[store]
+# The embedded SQLite database (PRIVET_STORE_PATH).
+path = "{DB_FILE}"
+
+[keys]
+# Where the master key comes from: "file" (mode 0600, refused if group/world readable)
+# or "env" (the variable named by `env`). PRIVET_MASTER_KEY, when set, always wins.
+source = "file"
+file = "{KEY_FILE}"
+env = "PRIVET_MASTER_KEY"
+"#
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    schema: Option<String>,
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    keys: RawKeys,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    body_limit: Option<usize>,
+    batch_body_limit: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeys {
+    source: Option<String>,
+    file: Option<String>,
+    env: Option<String>,
+}
+
+/// Where the master key comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum KeySource {
+    File(PathBuf),
+    Env(String),
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) schema_path: PathBuf,
+    pub(crate) listen: SocketAddr,
+    pub(crate) body_limit: usize,
+    pub(crate) batch_body_limit: usize,
+    pub(crate) db_path: PathBuf,
+    pub(crate) keys: KeySource,
+}
+
+impl Config {
+    /// Loads `DIR/privet.toml` and applies environment overrides.
+    pub(crate) fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "no Privet vault at {} (run `privet init --dir {}` first)",
+                dir.display(),
+                dir.display()
+            )
+        })?;
+        let raw: RawConfig = toml::from_str(&text)
+            .with_context(|| format!("invalid configuration in {}", path.display()))?;
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let listen = env("PRIVET_LISTEN")
+            .or(raw.server.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen.parse().with_context(|| {
+            format!("server.listen `{listen}` is not an address like 127.0.0.1:8080")
+        })?;
+        let rel = |p: String| dir.join(p);
+        let key_env = raw.keys.env.unwrap_or_else(|| "PRIVET_MASTER_KEY".into());
+        let keys = if env("PRIVET_MASTER_KEY").is_some() {
+            KeySource::Env("PRIVET_MASTER_KEY".into())
+        } else {
+            match raw.keys.source.as_deref().unwrap_or("file") {
+                "file" => KeySource::File(
+                    env("PRIVET_MASTER_KEY_FILE")
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| rel(raw.keys.file.unwrap_or_else(|| KEY_FILE.into()))),
+                ),
+                "env" => KeySource::Env(key_env),
+                other => bail!("keys.source must be \"file\" or \"env\", not `{other}`"),
+            }
+        };
+        Ok(Self {
+            schema_path: rel(raw.schema.unwrap_or_else(|| SCHEMA_FILE.into())),
+            listen,
+            body_limit: raw.server.body_limit.unwrap_or(1024 * 1024),
+            batch_body_limit: raw.server.batch_body_limit.unwrap_or(16 * 1024 * 1024),
+            db_path: env("PRIVET_STORE_PATH")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| rel(raw.store.path.unwrap_or_else(|| DB_FILE.into()))),
+            keys,
+        })
+    }
+}

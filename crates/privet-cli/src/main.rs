@@ -1,0 +1,100 @@
+//! The `privet` binary: clap commands as thin adapters over privet-vault (and `serve`, which
+//! starts privet-server). `anyhow` lives here and only here.
+#![forbid(unsafe_code)]
+
+mod commands;
+mod config;
+mod open;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Privet: a privacy vault for customer data.
+///
+/// Personal data is declared in a schema, encrypted per customer, released only for declared
+/// purposes, and every access is audited.
+#[derive(Debug, Parser)]
+#[command(name = "privet", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The data directory of a vault.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct DirArg {
+    /// The vault's data directory (config, schema, key file, database).
+    #[arg(long, env = "PRIVET_DIR", default_value = "./privet-data")]
+    pub(crate) dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a new vault: config, schema, master key (mode 0600), database; prints the admin
+    /// API key once.
+    Init(commands::init::Args),
+    /// Serve the HTTP API.
+    Serve(commands::serve::Args),
+    /// Try Privet: create a demo vault with synthetic customers and orders, then serve it.
+    Demo(commands::demo::Args),
+    /// Work with schemas.
+    #[command(subcommand)]
+    Schema(commands::schema::Command),
+    /// Create, read, look up and erase data subjects directly (no server needed).
+    #[command(subcommand)]
+    Subject(commands::subject::Command),
+    /// Import a CSV or JSON Lines file into a collection, in atomic batches.
+    Import(commands::import::Args),
+    /// Measure Privet against a baseline in the same run (build with --release).
+    #[command(subcommand)]
+    Bench(commands::bench::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Init(a) => commands::init::run(a).await,
+            Command::Serve(a) => commands::serve::run(a).await,
+            Command::Demo(a) => commands::demo::run(a).await,
+            Command::Schema(c) => commands::schema::run(c),
+            Command::Subject(c) => commands::subject::run(c).await,
+            Command::Import(a) => commands::import::run(a).await,
+            Command::Bench(c) => commands::bench::run(c).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PRIVET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("PRIVET_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

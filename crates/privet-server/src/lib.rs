@@ -1,0 +1,19 @@
+//! Privet's HTTP API: thin axum adapters over [`privet_vault::Vault`].
+//!
+//! Every handler does three things: extract (authenticated principal, stated purpose,
+//! validated body), call one vault use case, map the result. Errors are RFC 9457
+//! `application/problem+json` with a stable `type` from one table ([`problem`]); a 500 says
+//! nothing but an error id, and the cause goes to the log. Nothing here decides policy,
+//! touches a key or writes SQL, and no URL query string (which may hold a looked-up value)
+//! is ever logged.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod extract;
+mod openapi;
+pub mod problem;
+mod router;
+mod routes;
+
+pub use router::{ServerConfig, router, serve};

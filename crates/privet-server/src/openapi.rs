@@ -1,0 +1,43 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, served at
+//! `/openapi.json`, with Swagger UI (assets vendored in the binary, no CDN) at `/docs`.
+
+use axum::Router;
+use privet_vault::Vault;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::routes::{health, records, subjects};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Privet", description = "A privacy vault for customer data. Every read states a purpose; errors are RFC 9457 problems."),
+    paths(
+        subjects::create, subjects::create_batch, subjects::read, subjects::find, subjects::search,
+        subjects::update, subjects::erase, records::create, records::list, records::read,
+        health::healthz, health::readyz,
+    ),
+    modifiers(&BearerAuth),
+)]
+pub(crate) struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document.
+pub(crate) fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+pub(crate) fn routes() -> Router<Vault> {
+    Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", document()))
+}

@@ -1,0 +1,296 @@
+//! RFC 9457 problem details. [`ProblemKind`] is the one table of stable problem types: each
+//! has its `type` URI, HTTP status and title. The `type` strings never change once released.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use privet_vault::VaultError;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Every kind of problem the API reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// Body or parameters are not well-formed (bad JSON, wrong shape, bad id).
+    MalformedRequest,
+    /// The data does not match the schema (undeclared fields, wrong types, limits).
+    ValidationFailed,
+    /// Some items of a batch are invalid; nothing was written.
+    BatchInvalid,
+    /// A read without a purpose.
+    MissingPurpose,
+    /// A purpose the schema does not declare.
+    UnknownPurpose,
+    /// A collection the schema does not declare.
+    UnknownCollection,
+    /// A collection of the wrong kind for this route.
+    WrongCollectionKind,
+    /// A lookup by a field that is not searchable.
+    NotSearchable,
+    /// A lookup by a field not declared for the stated purpose.
+    LookupNotAllowed,
+    /// Missing or invalid API key.
+    Unauthorized,
+    /// Unknown or erased subject.
+    SubjectNotFound,
+    /// Unknown record.
+    RecordNotFound,
+    /// No such route.
+    NotFound,
+    /// The route exists but not with this method.
+    MethodNotAllowed,
+    /// A concurrent change won.
+    Conflict,
+    /// A unique value already in use.
+    Duplicate,
+    /// The body is larger than the route accepts.
+    PayloadTooLarge,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The store is unreachable; retry later.
+    Unavailable,
+    /// Stored data failed integrity checks.
+    IntegrityFailure,
+    /// Anything else.
+    Internal,
+}
+
+impl ProblemKind {
+    /// `(slug, status, title)`. The slug is the stable part of the `type` URI.
+    pub fn info(self) -> (&'static str, StatusCode, &'static str) {
+        use ProblemKind::*;
+        match self {
+            MalformedRequest => (
+                "malformed-request",
+                StatusCode::BAD_REQUEST,
+                "Malformed request",
+            ),
+            ValidationFailed => (
+                "validation-failed",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Data does not match the schema",
+            ),
+            BatchInvalid => (
+                "batch-invalid",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Some items of the batch are invalid",
+            ),
+            MissingPurpose => (
+                "missing-purpose",
+                StatusCode::BAD_REQUEST,
+                "A purpose is required",
+            ),
+            UnknownPurpose => (
+                "unknown-purpose",
+                StatusCode::BAD_REQUEST,
+                "Unknown purpose",
+            ),
+            UnknownCollection => (
+                "unknown-collection",
+                StatusCode::NOT_FOUND,
+                "Unknown collection",
+            ),
+            WrongCollectionKind => (
+                "wrong-collection-kind",
+                StatusCode::BAD_REQUEST,
+                "Wrong kind of collection",
+            ),
+            NotSearchable => (
+                "not-searchable",
+                StatusCode::BAD_REQUEST,
+                "Field is not searchable",
+            ),
+            LookupNotAllowed => (
+                "lookup-not-allowed",
+                StatusCode::FORBIDDEN,
+                "Field may not be used for this purpose",
+            ),
+            Unauthorized => (
+                "unauthorized",
+                StatusCode::UNAUTHORIZED,
+                "Missing or invalid API key",
+            ),
+            SubjectNotFound => (
+                "subject-not-found",
+                StatusCode::NOT_FOUND,
+                "Subject not found",
+            ),
+            RecordNotFound => (
+                "record-not-found",
+                StatusCode::NOT_FOUND,
+                "Record not found",
+            ),
+            NotFound => ("not-found", StatusCode::NOT_FOUND, "No such route"),
+            MethodNotAllowed => (
+                "method-not-allowed",
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed",
+            ),
+            Conflict => ("conflict", StatusCode::CONFLICT, "Changed concurrently"),
+            Duplicate => ("duplicate", StatusCode::CONFLICT, "Value already in use"),
+            PayloadTooLarge => (
+                "payload-too-large",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body too large",
+            ),
+            UnsupportedMediaType => (
+                "unsupported-media-type",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Body must be application/json",
+            ),
+            Unavailable => (
+                "unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+            ),
+            IntegrityFailure => (
+                "integrity-failure",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Stored data failed integrity checks",
+            ),
+            Internal => (
+                "internal",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal error",
+            ),
+        }
+    }
+
+    /// The `type` URI.
+    pub fn type_uri(self) -> String {
+        format!("urn:privet:problem:{}", self.info().0)
+    }
+}
+
+/// A problem response.
+#[derive(Debug)]
+pub struct Problem {
+    kind: ProblemKind,
+    detail: String,
+    extra: Option<(&'static str, Value)>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(rename = "type")]
+    ty: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+}
+
+impl Problem {
+    /// A problem with a human-readable detail (which never contains a personal value).
+    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            detail: detail.into(),
+            extra: None,
+        }
+    }
+
+    /// Adds one extension member (e.g. `errors`).
+    pub fn with(mut self, key: &'static str, value: Value) -> Self {
+        self.extra = Some((key, value));
+        self
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> ProblemKind {
+        self.kind
+    }
+
+    /// An opaque 500: the cause is logged under a fresh error id, the client sees the id only.
+    pub fn internal(kind: ProblemKind, cause: &dyn std::fmt::Display) -> Self {
+        let error_id = privet_core::RequestId::new()
+            .to_string()
+            .replacen("req_", "err_", 1);
+        tracing::error!(error_id = %error_id, cause = %cause, "internal error");
+        Self::new(
+            kind,
+            format!("Something went wrong on our side. Reference: {error_id}"),
+        )
+        .with("error_id", Value::String(error_id))
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let (_, status, title) = self.kind.info();
+        let body = Body {
+            ty: self.kind.type_uri(),
+            title,
+            status: status.as_u16(),
+            detail: &self.detail,
+        };
+        let mut value = serde_json::to_value(body).unwrap_or_else(|_| json!({}));
+        if let (Some((k, v)), Some(obj)) = (self.extra, value.as_object_mut()) {
+            obj.insert(k.to_owned(), v);
+        }
+        let mut resp = (status, axum::Json(value)).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+fn field_errors(errors: &privet_core::ValidationErrors) -> Value {
+    Value::Array(
+        errors
+            .0
+            .iter()
+            .map(|e| json!({"field": e.field, "code": e.code.as_str(), "message": e.message}))
+            .collect(),
+    )
+}
+
+impl From<VaultError> for Problem {
+    fn from(e: VaultError) -> Self {
+        use ProblemKind as K;
+        let detail = e.to_string();
+        match e {
+            VaultError::Invalid(errors) => {
+                Problem::new(K::ValidationFailed, detail).with("errors", field_errors(&errors))
+            }
+            VaultError::InvalidBatch(items) => {
+                let list = items
+                    .iter()
+                    .map(|i| json!({"index": i.index, "errors": field_errors(&i.errors)}))
+                    .collect();
+                Problem::new(K::BatchInvalid, detail).with("items", Value::Array(list))
+            }
+            VaultError::BadRequest(_) => Problem::new(K::MalformedRequest, detail),
+            VaultError::UnknownCollection(_) => Problem::new(K::UnknownCollection, detail),
+            VaultError::WrongCollectionKind { .. } | VaultError::NoProfile => {
+                Problem::new(K::WrongCollectionKind, detail)
+            }
+            VaultError::UnknownPurpose(_) => Problem::new(K::UnknownPurpose, detail),
+            VaultError::MissingPurpose => Problem::new(
+                K::MissingPurpose,
+                "State the purpose of this read with `?purpose=` or the `Privet-Purpose` header",
+            ),
+            VaultError::NotSearchable(_) => Problem::new(K::NotSearchable, detail),
+            VaultError::LookupNotAllowed { .. } => Problem::new(K::LookupNotAllowed, detail),
+            VaultError::SubjectNotFound(_) => Problem::new(K::SubjectNotFound, detail),
+            VaultError::RecordNotFound(_) => Problem::new(K::RecordNotFound, detail),
+            VaultError::Conflict => Problem::new(K::Conflict, detail),
+            VaultError::Duplicate { .. } => Problem::new(K::Duplicate, detail),
+            VaultError::Unauthorized => Problem::new(K::Unauthorized, detail),
+            VaultError::Integrity { .. } => Problem::internal(K::IntegrityFailure, &detail),
+            ref err if err.is_unavailable() => {
+                tracing::warn!(cause = %err, "store unavailable");
+                Problem::new(
+                    K::Unavailable,
+                    "The data store is unavailable; retry shortly",
+                )
+            }
+            other => Problem::internal(K::Internal, &other),
+        }
+    }
+}

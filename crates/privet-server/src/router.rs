@@ -1,0 +1,154 @@
+//! The router, its layers (request ids, body limits, tracing without query strings) and the
+//! server loop.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use privet_core::RequestId;
+use privet_vault::Vault;
+use tokio::net::TcpListener;
+
+use crate::problem::{Problem, ProblemKind};
+use crate::{openapi, routes};
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest accepted body on ordinary routes, in bytes.
+    pub body_limit: usize,
+    /// Largest accepted body on batch routes, in bytes.
+    pub batch_body_limit: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 1024 * 1024,
+            batch_body_limit: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Builds the whole API.
+pub fn router(vault: Vault, config: &ServerConfig) -> Router {
+    let batch = Router::new()
+        .route("/v1/subjects/batch", post(routes::subjects::create_batch))
+        .layer(DefaultBodyLimit::max(config.batch_body_limit))
+        .layer(middleware::from_fn_with_state(
+            config.batch_body_limit,
+            length_guard,
+        ));
+    let api = Router::new()
+        .route(
+            "/v1/subjects",
+            post(routes::subjects::create).get(routes::subjects::find),
+        )
+        .route("/v1/subjects/search", post(routes::subjects::search))
+        .route(
+            "/v1/subjects/{id}",
+            get(routes::subjects::read)
+                .patch(routes::subjects::update)
+                .delete(routes::subjects::erase),
+        )
+        .route(
+            "/v1/subjects/{id}/records/{collection}",
+            post(routes::records::create).get(routes::records::list),
+        )
+        .route(
+            "/v1/subjects/{id}/records/{collection}/{record}",
+            get(routes::records::read),
+        )
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(middleware::from_fn_with_state(
+            config.body_limit,
+            length_guard,
+        ));
+    Router::new()
+        .merge(batch)
+        .merge(api)
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .merge(openapi::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(vault)
+        .layer(middleware::from_fn(request_context))
+}
+
+/// Refuses a body whose declared `Content-Length` is over `limit` before reading any of it
+/// (`DefaultBodyLimit` still catches bodies without a length once they grow past it).
+async fn length_guard(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        let detail = format!("The request body is larger than this route accepts ({limit} bytes)");
+        return axum::response::IntoResponse::into_response(Problem::new(
+            ProblemKind::PayloadTooLarge,
+            detail,
+        ));
+    }
+    next.run(req).await
+}
+
+async fn not_found() -> Problem {
+    Problem::new(ProblemKind::NotFound, "No route matches this path")
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        ProblemKind::MethodNotAllowed,
+        "This route does not accept this method",
+    )
+}
+
+/// Gives every request an id (returned as `Privet-Request-Id`, recorded in audit entries) and
+/// logs method, path (never the query string: it may hold a looked-up value), status, time.
+async fn request_context(mut req: Request, next: Next) -> Response {
+    let id = RequestId::new();
+    req.extensions_mut().insert(id);
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+        resp.headers_mut().insert("privet-request-id", v);
+    }
+    tracing::debug!(
+        request_id = %id,
+        %method,
+        path = %redact_path(&path),
+        status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    resp
+}
+
+/// Paths hold only ids and schema names, but cap their length in logs anyway.
+fn redact_path(path: &str) -> &str {
+    let end = path.char_indices().nth(200).map_or(path.len(), |(i, _)| i);
+    &path[..end]
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    // Give the store's writer a moment to finish acknowledging what it has.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    Ok(())
+}
