@@ -746,3 +746,166 @@ fn import_reports_bad_lines_and_writes_no_partial_batch() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["data"]["email"], json!("a@example.com"));
 }
+
+#[test]
+fn demo_seeds_customers_and_its_printed_example_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let mut child = Command::new(BIN)
+        .args([
+            "demo",
+            "--customers",
+            "40",
+            "--listen",
+            "127.0.0.1:0",
+            "--dir",
+        ])
+        .arg(&demo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.starts_with("Stop with");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let server = Server {
+        child,
+        base: String::new(),
+    };
+    let text = printed.join("\n");
+    let key = text
+        .split("API key:")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let lookup = text.lines().find(|l| l.contains("?email=")).unwrap();
+    let url = lookup.split('\'').rev().nth(1).unwrap();
+    let v: Value = Client::new()
+        .get(url)
+        .bearer_auth(&key)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(v["subjects"].as_array().unwrap().len(), 1, "{text}\n{v}");
+    let orders = text
+        .lines()
+        .find(|l| l.contains("/records/orders"))
+        .unwrap();
+    let url = orders.split('\'').rev().nth(1).unwrap();
+    let resp = Client::new().get(url).bearer_auth(&key).send().unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    drop(server);
+}
+
+#[test]
+fn a_corrupted_ciphertext_gives_an_opaque_500_logged_without_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = init(dir.path());
+    let server = serve(dir.path());
+    let api = Api::new(&server.base, &key);
+    let (_, v) = api.post(
+        "/v1/subjects",
+        json!({"data": {"email": "tamper.me@example.com", "name": "Tamper Victim"}}),
+    );
+    let id = v["id"].as_str().unwrap().to_owned();
+    drop(server);
+    // Flip one byte in the last ciphertext of the subject's profile record.
+    let db = rusqlite::Connection::open(dir.path().join("privet.db")).unwrap();
+    let mut blob: Vec<u8> = db
+        .query_row("SELECT fields FROM records", [], |r| r.get(0))
+        .unwrap();
+    let last = blob.len() - 1;
+    blob[last] ^= 0x01;
+    db.execute("UPDATE records SET fields = ?1", [&blob])
+        .unwrap();
+    drop(db);
+    let server = serve(dir.path());
+    let api = Api::new(&server.base, &key);
+    let (s, v) = api.get(&format!("/v1/subjects/{id}?purpose=essential.service"));
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(v["type"], json!("urn:privet:problem:integrity-failure"));
+    let error_id = v["error_id"].as_str().unwrap().to_owned();
+    assert!(error_id.starts_with("err_"));
+    assert!(v["detail"].as_str().unwrap().contains(&error_id));
+    assert!(
+        !v.to_string().contains("tamper"),
+        "the response says nothing about the data"
+    );
+    drop(server);
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(
+        log.contains(&error_id),
+        "the cause is logged under the error id"
+    );
+    assert!(
+        !log.contains("tamper.me") && !log.contains("Tamper Victim"),
+        "no value in the log"
+    );
+}
+
+#[test]
+fn subject_commands_work_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path());
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&[
+        "subject",
+        "put",
+        r#"{"email": "term@example.com", "name": "Terry"}"#,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let id = out.trim().to_owned();
+    assert!(id.starts_with("sub_"));
+    let (code, out, _) = run(&[
+        "subject",
+        "find",
+        "--field",
+        "email",
+        "--value",
+        "TERM@example.com",
+        "--purpose",
+        "essential.service",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains(&id) && out.contains("Terry"), "{out}");
+    let (code, out, _) = run(&["subject", "get", &id, "--purpose", "analytics.reporting"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("withheld: purpose_not_declared") && !out.contains("Terry"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["subject", "put", r#"{"email": "x@example.com", "shoe": 1}"#]);
+    assert_ne!(code, 0);
+    assert!(err.contains("shoe"), "{err}");
+    let (code, _, err) = run(&["subject", "erase", &id]);
+    assert_ne!(code, 0, "erasure needs --yes");
+    assert!(err.contains("--yes"), "{err}");
+    let (code, _, _) = run(&["subject", "erase", &id, "--yes"]);
+    assert_eq!(code, 0);
+    let (code, _, err) = run(&["subject", "get", &id, "--purpose", "essential.service"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not found"), "{err}");
+}

@@ -46,13 +46,13 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode> {
     };
     config.listen = args.listen;
     let vault = crate::open::open(&config).await?;
+    // Customer 0 is the one the printed examples look up.
+    let email = synth::customer(0)["email"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let example = vault
-        .find_subjects(
-            &Actor::cli(),
-            "email",
-            "ada.lovelace.0@example.com",
-            Some("essential.service"),
-        )
+        .find_subjects(&Actor::cli(), "email", &email, Some("essential.service"))
         .await
         .ok()
         .and_then(|v| v.into_iter().next())
@@ -64,7 +64,7 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode> {
         println!("  API key:  {api_key}");
         println!();
         println!("Try:");
-        println!("  curl -H 'Authorization: Bearer {api_key}' 'http://{addr}/v1/subjects?email=ada.lovelace.0@example.com&purpose=essential.service'");
+        println!("  curl -H 'Authorization: Bearer {api_key}' 'http://{addr}/v1/subjects?email={email}&purpose=essential.service'");
         if let Some(id) = example {
             println!("  curl -H 'Authorization: Bearer {api_key}' 'http://{addr}/v1/subjects/{id}?purpose=analytics.reporting'");
             println!("  curl -H 'Authorization: Bearer {api_key}' 'http://{addr}/v1/subjects/{id}/records/orders?purpose=essential.service'");
@@ -80,7 +80,7 @@ async fn seed(vault: &privet_vault::Vault, customers: u64) -> Result<()> {
     bar.set_message("seeding synthetic customers");
     let actor = Actor::cli();
     let mut n = 0;
-    // The first customer is ada.lovelace.0@example.com, used in the printed examples.
+    // Customer 0 is the one the printed examples look up.
     while n < customers {
         let chunk: Vec<u64> = (n..customers.min(n + 100)).collect();
         let rows = chunk.iter().map(|i| synth::customer(*i)).collect();
