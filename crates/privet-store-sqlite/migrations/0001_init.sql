@@ -25,15 +25,33 @@ CREATE TABLE records (
 ) WITHOUT ROWID;
 CREATE INDEX records_by_subject ON records (subject_id, collection, id);
 
-CREATE TABLE blind_index (
+-- Blind indexes: HMAC terms of searchable fields. Terms are uniformly random, so inserting
+-- them into one big B-tree dirties most of its pages on every commit. New entries go to the
+-- small `blind_index_recent` instead and are merged into `blind_index` in sorted order every
+-- few tens of thousands of entries (a two-level LSM). Reads, unique checks and deletes always
+-- consult both, in the same transaction, so correctness never depends on the merge.
+CREATE TABLE index_fields (
+    id         INTEGER PRIMARY KEY,
     collection TEXT NOT NULL,
     field      TEXT NOT NULL,
-    term       BLOB NOT NULL,
-    record_id  BLOB NOT NULL,
-    subject_id BLOB NOT NULL,
-    PRIMARY KEY (collection, field, term, record_id)
+    UNIQUE (collection, field)
+);
+
+CREATE TABLE blind_index (
+    field_id  INTEGER NOT NULL,
+    term      BLOB NOT NULL,
+    record_id BLOB NOT NULL,
+    PRIMARY KEY (field_id, term, record_id)
 ) WITHOUT ROWID;
-CREATE INDEX blind_index_by_record ON blind_index (record_id, field);
+CREATE INDEX blind_index_by_record ON blind_index (record_id, field_id);
+
+CREATE TABLE blind_index_recent (
+    field_id  INTEGER NOT NULL,
+    term      BLOB NOT NULL,
+    record_id BLOB NOT NULL,
+    PRIMARY KEY (field_id, term, record_id)
+) WITHOUT ROWID;
+CREATE INDEX blind_index_recent_by_record ON blind_index_recent (record_id, field_id);
 
 -- The erasure ledger: subject ids and times only. An erased id can never be created again.
 CREATE TABLE erasures (

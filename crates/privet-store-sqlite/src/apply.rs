@@ -1,11 +1,9 @@
 //! Applies one write set's ops and audit entries inside the writer's open savepoint.
 
-use privet_audit::leaf_hash;
-use privet_store::{
-    Committed, IndexEntry, Op, RecordRow, Result, StoreError, SubjectRow, WriteSet,
-};
+use privet_store::{Committed, Op, RecordRow, Result, StoreError, SubjectRow, WriteSet};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
+use crate::index::{self, IndexState};
 use crate::read::micros;
 
 pub(crate) fn is_erasure(op: &Op) -> bool {
@@ -20,18 +18,17 @@ fn is_constraint(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
 }
 
-pub(crate) fn write_set(c: &Connection, w: &WriteSet) -> Result<Committed> {
+pub(crate) fn write_set(c: &Connection, st: &mut IndexState, w: &WriteSet) -> Result<Committed> {
     for op in &w.ops {
-        apply_op(c, op)?;
+        apply_op(c, st, op)?;
     }
     let mut first = None;
     let mut stmt = c
         .prepare_cached("INSERT INTO audit (leaf, leaf_hash) VALUES (?1, ?2)")
         .map_err(backend)?;
-    for entry in &w.audit {
-        let leaf = entry.leaf_bytes();
-        let hash = leaf_hash(&leaf);
-        stmt.execute(params![leaf, &hash[..]]).map_err(backend)?;
+    for leaf in &w.audit {
+        stmt.execute(params![leaf.bytes, &leaf.hash[..]])
+            .map_err(backend)?;
         let index = c.last_insert_rowid() - 1;
         first.get_or_insert(index as u64);
     }
@@ -40,7 +37,7 @@ pub(crate) fn write_set(c: &Connection, w: &WriteSet) -> Result<Committed> {
     })
 }
 
-fn apply_op(c: &Connection, op: &Op) -> Result<()> {
+fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
     match op {
         Op::CreateSubject(s) => create_subject(c, s),
         Op::RequireSubject(id) => {
@@ -54,32 +51,23 @@ fn apply_op(c: &Connection, op: &Op) -> Result<()> {
             record,
             expected_version,
         } => put_record(c, record, *expected_version),
-        Op::PutIndex(e) => put_index(c, e),
-        Op::DeleteIndex { record, field } => {
-            c.prepare_cached("DELETE FROM blind_index WHERE record_id = ?1 AND field = ?2")
-                .and_then(|mut s| s.execute(params![&record.as_bytes()[..], field]))
-                .map_err(backend)?;
-            Ok(())
-        }
+        Op::PutIndex(e) => index::put(c, st, e),
+        Op::DeleteIndex { record, field } => index::delete_field(c, record, field),
         Op::EraseSubject { subject, at } => {
             let id = &subject.as_bytes()[..];
             if !subject_exists(c, id)? {
                 return Err(StoreError::SubjectNotFound(*subject));
             }
-            c.execute(
-                "DELETE FROM blind_index WHERE record_id IN \
-                 (SELECT id FROM records WHERE subject_id = ?1)",
-                [id],
-            )
-            .and_then(|_| c.execute("DELETE FROM records WHERE subject_id = ?1", [id]))
-            .and_then(|_| c.execute("DELETE FROM subjects WHERE id = ?1", [id]))
-            .and_then(|_| {
-                c.execute(
-                    "INSERT INTO erasures (subject_id, erased_at) VALUES (?1, ?2)",
-                    params![id, micros(*at)],
-                )
-            })
-            .map_err(backend)?;
+            index::delete_subject(c, subject)?;
+            c.execute("DELETE FROM records WHERE subject_id = ?1", [id])
+                .and_then(|_| c.execute("DELETE FROM subjects WHERE id = ?1", [id]))
+                .and_then(|_| {
+                    c.execute(
+                        "INSERT INTO erasures (subject_id, erased_at) VALUES (?1, ?2)",
+                        params![id, micros(*at)],
+                    )
+                })
+                .map_err(backend)?;
             Ok(())
         }
         Op::PutMeta { key, value } => {
@@ -214,43 +202,4 @@ fn put_record(c: &Connection, r: &RecordRow, expected: Option<i64>) -> Result<()
         }),
         None => Err(StoreError::RecordNotFound(r.id)),
     }
-}
-
-fn put_index(c: &Connection, e: &IndexEntry) -> Result<()> {
-    if e.unique {
-        let taken = c
-            .prepare_cached(
-                "SELECT 1 FROM blind_index WHERE collection = ?1 AND field = ?2 AND term = ?3 \
-                 AND subject_id <> ?4 LIMIT 1",
-            )
-            .and_then(|mut st| {
-                st.query_row(
-                    params![e.collection, e.field, e.term, &e.subject.as_bytes()[..]],
-                    |_| Ok(()),
-                )
-                .optional()
-            })
-            .map_err(backend)?;
-        if taken.is_some() {
-            return Err(StoreError::UniqueViolation {
-                collection: e.collection.clone(),
-                field: e.field.clone(),
-            });
-        }
-    }
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO blind_index (collection, field, term, record_id, subject_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .and_then(|mut st| {
-        st.execute(params![
-            e.collection,
-            e.field,
-            e.term,
-            &e.record.as_bytes()[..],
-            &e.subject.as_bytes()[..]
-        ])
-    })
-    .map_err(backend)?;
-    Ok(())
 }

@@ -12,6 +12,7 @@
 
 mod apply;
 pub mod baseline;
+mod index;
 mod migrate;
 mod read;
 mod store;

@@ -104,29 +104,6 @@ pub(crate) fn load_subject(
     }))
 }
 
-pub(crate) fn lookup(
-    c: &Connection,
-    collection: &str,
-    field: &str,
-    term: &[u8],
-) -> Result<Vec<(SubjectId, RecordId)>> {
-    let mut s = c
-        .prepare_cached(
-            "SELECT subject_id, record_id FROM blind_index \
-             WHERE collection = ?1 AND field = ?2 AND term = ?3",
-        )
-        .map_err(backend)?;
-    let rows = s
-        .query_map(params![collection, field, term], |r| {
-            Ok((
-                id16(r, 0, SubjectId::from_bytes)?,
-                id16(r, 1, RecordId::from_bytes)?,
-            ))
-        })
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
-}
-
 pub(crate) fn meta(c: &Connection, key: &str) -> Result<Option<Vec<u8>>> {
     c.prepare_cached("SELECT value FROM meta WHERE key = ?1")
         .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())

@@ -24,6 +24,9 @@ pub struct SqliteOptions {
     pub reader_cache_mib: u32,
     /// Most write sets committed in one transaction.
     pub max_group: usize,
+    /// Entries the recent level of the blind index holds before it is merged into the main
+    /// level (small enough that random inserts into it dirty few pages per commit).
+    pub index_merge_at: u64,
 }
 
 impl Default for SqliteOptions {
@@ -32,6 +35,7 @@ impl Default for SqliteOptions {
             writer_cache_mib: 256,
             reader_cache_mib: 32,
             max_group: 512,
+            index_merge_at: 32_768,
         }
     }
 }
@@ -66,7 +70,7 @@ impl SqliteStore {
         conn.pragma_update(None, "secure_delete", "ON")
             .map_err(backend)?;
         migrate::run(&mut conn)?;
-        let writer = Writer::start(conn, options.max_group)?;
+        let writer = Writer::start(conn, options.max_group, options.index_merge_at)?;
         Ok(Self {
             path,
             options,
@@ -80,7 +84,8 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` on a pooled reader connection on a blocking thread.
+    /// Runs `f` on a pooled reader connection on a blocking thread: for scans whose length
+    /// depends on the caller (audit leaves, the erasure ledger).
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -89,25 +94,39 @@ impl SqliteStore {
         let pool = Arc::clone(&self.readers);
         let path = self.path.clone();
         let cache = self.options.reader_cache_mib;
-        tokio::task::spawn_blocking(move || {
-            let pooled = pool.lock().ok().and_then(|mut p| p.pop());
-            let conn = match pooled {
-                Some(c) => c,
-                None => {
-                    let c = open_conn(&path, cache)?;
-                    c.pragma_update(None, "query_only", "ON").map_err(backend)?;
-                    c
-                }
-            };
-            let out = f(&conn);
-            if let Ok(mut p) = pool.lock() {
-                p.push(conn);
-            }
-            out
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
+        tokio::task::spawn_blocking(move || with_reader(&pool, &path, cache, f))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
     }
+
+    /// Runs `f` on a pooled reader connection right here. Only for point queries by key
+    /// (a few microseconds in SQLite): a hop to a blocking thread and back costs more than
+    /// the query itself, and the query never waits on the writer (WAL readers do not block).
+    fn point_read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        with_reader(&self.readers, &self.path, self.options.reader_cache_mib, f)
+    }
+}
+
+fn with_reader<T>(
+    pool: &Mutex<Vec<Connection>>,
+    path: &Path,
+    cache_mib: u32,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    let pooled = pool.lock().ok().and_then(|mut p| p.pop());
+    let conn = match pooled {
+        Some(c) => c,
+        None => {
+            let c = open_conn(path, cache_mib)?;
+            c.pragma_update(None, "query_only", "ON").map_err(backend)?;
+            c
+        }
+    };
+    let out = f(&conn);
+    if let Ok(mut p) = pool.lock() {
+        p.push(conn);
+    }
+    out
 }
 
 fn create_private(path: &Path) -> Result<()> {
@@ -163,9 +182,7 @@ impl Store for SqliteStore {
         collection: &str,
         record: Option<RecordId>,
     ) -> Result<Option<SubjectData>> {
-        let collection = collection.to_owned();
-        self.read(move |c| read::load_subject(c, subject, &collection, record))
-            .await
+        self.point_read(|c| read::load_subject(c, subject, collection, record))
     }
 
     async fn lookup(
@@ -174,19 +191,15 @@ impl Store for SqliteStore {
         field: &str,
         term: &[u8],
     ) -> Result<Vec<(SubjectId, RecordId)>> {
-        let (collection, field, term) = (collection.to_owned(), field.to_owned(), term.to_vec());
-        self.read(move |c| read::lookup(c, &collection, &field, &term))
-            .await
+        self.point_read(|c| crate::index::lookup(c, collection, field, term))
     }
 
     async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let key = key.to_owned();
-        self.read(move |c| read::meta(c, &key)).await
+        self.point_read(|c| read::meta(c, key))
     }
 
     async fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRow>> {
-        let prefix = prefix.to_owned();
-        self.read(move |c| read::api_key(c, &prefix)).await
+        self.point_read(|c| read::api_key(c, prefix))
     }
 
     async fn audit_leaves(&self, from: u64, limit: u32) -> Result<Vec<StoredLeaf>> {
@@ -194,7 +207,7 @@ impl Store for SqliteStore {
     }
 
     async fn audit_len(&self) -> Result<u64> {
-        self.read(read::audit_len).await
+        self.point_read(read::audit_len)
     }
 
     async fn erasures(&self) -> Result<Vec<(SubjectId, OffsetDateTime)>> {
@@ -202,7 +215,6 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
-            .await
+        self.point_read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
     }
 }

@@ -10,6 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::apply;
+use crate::index::{self, IndexState};
 
 struct Job {
     writes: WriteSet,
@@ -22,11 +23,12 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(conn: Connection, max_group: usize) -> Result<Self> {
+    pub(crate) fn start(conn: Connection, max_group: usize, merge_at: u64) -> Result<Self> {
+        let state = IndexState::load(&conn)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("privet-sqlite-writer".into())
-            .spawn(move || run(conn, rx, max_group.max(1)))
+            .spawn(move || run(conn, state, rx, max_group.max(1), merge_at.max(1)))
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
         Ok(Self {
             tx: Mutex::new(Some(tx)),
@@ -60,7 +62,13 @@ fn closed() -> StoreError {
     StoreError::Unavailable("the store is shutting down".into())
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, max_group: usize) {
+fn run(
+    mut conn: Connection,
+    mut state: IndexState,
+    rx: mpsc::Receiver<Job>,
+    max_group: usize,
+    merge_at: u64,
+) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < max_group {
@@ -72,7 +80,7 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, max_group: usize) {
         let erased = group
             .iter()
             .any(|j| j.writes.ops.iter().any(apply::is_erasure));
-        let results = commit_group(&mut conn, &group);
+        let results = commit_group(&mut conn, &mut state, &group);
         // An erasure is acknowledged only once the erased pages are out of the WAL.
         if erased {
             truncate_wal(&conn);
@@ -81,12 +89,22 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, max_group: usize) {
             // A caller that gave up waiting is no reason to stop committing for the others.
             let _ = job.reply.send(result);
         }
+        if state.recent >= merge_at
+            && let Err(e) = index::merge(&mut conn, &mut state)
+        {
+            // Harmless for correctness (both levels are always read); retried next time.
+            tracing::warn!(error = %e, "blind-index merge failed");
+        }
     }
 }
 
 /// Commits the group; returns one result per job. If the transaction itself fails, every
 /// job fails and nothing of the group is kept.
-fn commit_group(conn: &mut Connection, group: &[Job]) -> Vec<Result<Committed>> {
+fn commit_group(
+    conn: &mut Connection,
+    state: &mut IndexState,
+    group: &[Job],
+) -> Vec<Result<Committed>> {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => return group.iter().map(|_| Err(unavailable(&e))).collect(),
@@ -94,23 +112,47 @@ fn commit_group(conn: &mut Connection, group: &[Job]) -> Vec<Result<Committed>> 
     let mut results = Vec::with_capacity(group.len());
     let mut tx = tx;
     for job in group {
-        results.push(apply_in_savepoint(&mut tx, &job.writes));
+        let result = apply_in_savepoint(&mut tx, state, &job.writes);
+        if result.is_err() {
+            state.forget_ids();
+        }
+        results.push(result);
     }
     match tx.commit() {
         Ok(()) => results,
         Err(e) => {
+            state.forget_ids();
             tracing::error!(error = %e, "group commit failed");
             group.iter().map(|_| Err(unavailable(&e))).collect()
         }
     }
 }
 
-fn apply_in_savepoint(tx: &mut rusqlite::Transaction<'_>, writes: &WriteSet) -> Result<Committed> {
-    let sp = tx.savepoint().map_err(|e| unavailable(&e))?;
-    // Dropping an uncommitted savepoint rolls it back.
-    let committed = apply::write_set(&sp, writes)?;
-    sp.commit().map_err(|e| unavailable(&e))?;
-    Ok(committed)
+/// Applies one write set inside its own savepoint, so a failure undoes it alone. The
+/// savepoint statements are prepared once (rusqlite's `savepoint()` re-parses them on every
+/// call, which shows up when every audited read is a write set).
+fn apply_in_savepoint(
+    tx: &mut rusqlite::Transaction<'_>,
+    state: &mut IndexState,
+    writes: &WriteSet,
+) -> Result<Committed> {
+    let run = |sql: &str| {
+        tx.prepare_cached(sql)
+            .and_then(|mut s| s.execute([]))
+            .map_err(|e| unavailable(&e))
+    };
+    run("SAVEPOINT privet_write_set")?;
+    match apply::write_set(tx, state, writes) {
+        Ok(committed) => {
+            run("RELEASE privet_write_set")?;
+            Ok(committed)
+        }
+        Err(e) => {
+            run("ROLLBACK TO privet_write_set")?;
+            run("RELEASE privet_write_set")?;
+            Err(e)
+        }
+    }
 }
 
 fn unavailable(e: &rusqlite::Error) -> StoreError {
