@@ -50,6 +50,16 @@ pub struct WithheldField {
     pub reason: String,
 }
 
+/// An encoded audit entry: the exact leaf bytes and their RFC 9162 leaf hash. Encoding and
+/// hashing happen where the entry is made, so a store's single writer only appends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leaf {
+    /// The leaf bytes ([`AuditEntry::leaf_bytes`]).
+    pub bytes: Vec<u8>,
+    /// `SHA-256(0x00 || bytes)`.
+    pub hash: [u8; 32],
+}
+
 /// One audit entry. Its serialized form ([`AuditEntry::leaf_bytes`]) is the Merkle leaf.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -116,6 +126,13 @@ impl AuditEntry {
     pub fn leaf_bytes(&self) -> Vec<u8> {
         // Serializing this struct cannot fail: every field is a plain string, number or list.
         serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The entry encoded and hashed as a Merkle leaf, ready to append.
+    pub fn to_leaf(&self) -> Leaf {
+        let bytes = self.leaf_bytes();
+        let hash = crate::leaf_hash(&bytes);
+        Leaf { bytes, hash }
     }
 
     /// Decodes an entry from its leaf bytes.

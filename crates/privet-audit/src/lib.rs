@@ -11,5 +11,5 @@
 mod entry;
 mod hash;
 
-pub use entry::{Action, AuditEntry, Decision, WithheldField};
+pub use entry::{Action, AuditEntry, Decision, Leaf, WithheldField};
 pub use hash::{LEAF_PREFIX, NODE_PREFIX, leaf_hash, node_hash};

@@ -1,7 +1,7 @@
 //! The rows a store moves. Every byte string here is a ciphertext, a wrapped key, an HMAC or
 //! an audit leaf: nothing a store sees can be read without keys it never has.
 
-use privet_audit::AuditEntry;
+use privet_audit::{AuditEntry, Leaf};
 use privet_core::{RecordId, SubjectId};
 use time::OffsetDateTime;
 
@@ -140,8 +140,8 @@ pub enum Op {
 pub struct WriteSet {
     /// The operations, applied in order.
     pub ops: Vec<Op>,
-    /// Audit entries appended in the same transaction.
-    pub audit: Vec<AuditEntry>,
+    /// Audit entries (encoded as leaves) appended in the same transaction, in order.
+    pub audit: Vec<Leaf>,
 }
 
 impl WriteSet {
@@ -158,8 +158,13 @@ impl WriteSet {
 
     /// Adds an audit entry.
     pub fn audit(mut self, entry: AuditEntry) -> Self {
-        self.audit.push(entry);
+        self.push_audit(&entry);
         self
+    }
+
+    /// Adds an audit entry (encoded and hashed here, on the caller's thread).
+    pub fn push_audit(&mut self, entry: &AuditEntry) {
+        self.audit.push(entry.to_leaf());
     }
 }
 

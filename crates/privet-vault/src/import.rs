@@ -110,7 +110,7 @@ impl Vault {
             };
             let record = RecordId::new();
             let entry = self.stage_record(&mut w, actor, coll, owner, record, cipher, v);
-            w.audit.push(entry);
+            w.push_audit(&entry);
             ids.push(record);
         }
         self.inner.store.apply(w).await?;

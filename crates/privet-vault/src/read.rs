@@ -51,7 +51,9 @@ impl Vault {
         let mut w = WriteSet::new();
         w.ops
             .extend(subjects.iter().map(|s| Op::RequireSubject(*s)));
-        w.audit = entries;
+        for e in &entries {
+            w.push_audit(e);
+        }
         self.inner.store.apply(w).await?;
         Ok(())
     }

@@ -76,7 +76,7 @@ impl Vault {
             expected_version: None,
         });
         w.ops.extend(sealed.index.into_iter().map(Op::PutIndex));
-        w.audit.push(entry);
+        w.push_audit(&entry);
         Ok(id)
     }
 

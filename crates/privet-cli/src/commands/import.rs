@@ -43,6 +43,10 @@ pub(crate) struct Args {
     keep_going: bool,
 }
 
+/// Batches in flight at once (validated and encrypted on the runtime, committed by the
+/// store): enough that the store group-commits several while the next are encrypted.
+const IN_FLIGHT: usize = 8;
+
 /// A parsed row and the line it started on.
 pub(crate) type Row = (u64, Result<Map<String, Value>, String>);
 
@@ -154,7 +158,7 @@ pub(crate) async fn import_rows(
         let (lines, data): (Vec<u64>, Vec<_>) = std::mem::take(&mut batch).into_iter().unzip();
         let (v, c) = (vault.clone(), collection.to_owned());
         in_flight.spawn(async move { (lines, v.import_batch(&Actor::cli(), &c, data).await) });
-        while in_flight.len() >= 2 || (in_flight.len() == 1 && rows.peek().is_none()) {
+        while in_flight.len() >= IN_FLIGHT || (in_flight.len() == 1 && rows.peek().is_none()) {
             let Some(joined) = in_flight.join_next().await else {
                 break;
             };
