@@ -365,3 +365,54 @@ async fn every_use_case_leaves_an_audit_entry_without_values() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unique_field_refuses_a_second_subject_with_the_same_value() {
+    use std::sync::Arc;
+    let schema = SCHEMA.replace(
+        "searchable = true\nrequired = true",
+        "searchable = true\nunique = true\nrequired = true",
+    );
+    assert_ne!(
+        schema, SCHEMA,
+        "the example schema's email field is the one made unique"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        privet_store_sqlite::SqliteStore::open(dir.path().join("privet.db"), Default::default())
+            .unwrap();
+    let (vault, _) = privet_vault::Vault::initialize(
+        privet_vault::Schema::from_toml_str(&schema).unwrap(),
+        Arc::new(store),
+        privet_vault::Keyring::generate(),
+        Arc::new(privet_vault::SystemClock),
+    )
+    .await
+    .unwrap();
+    let a = actor();
+    let first = vault
+        .create_subject(&a, &obj(json!({"email": "one@example.com"})))
+        .await
+        .unwrap();
+    let r = vault
+        .create_subject(&a, &obj(json!({"email": " ONE@example.com"})))
+        .await;
+    assert!(
+        matches!(r, Err(VaultError::Duplicate { ref field }) if field == "email"),
+        "got {r:?}"
+    );
+    // The same subject may keep (re-write) its own value; another value is fine.
+    vault
+        .update_subject(&a, first, &obj(json!({"email": "one@example.com"})))
+        .await
+        .unwrap();
+    vault
+        .create_subject(&a, &obj(json!({"email": "two@example.com"})))
+        .await
+        .unwrap();
+    let found = vault
+        .find_subjects(&a, "email", "one@example.com", Some("essential.service"))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+}

@@ -1,0 +1,135 @@
+//! End to end: the real `privet` binary (`init`, `serve`, `demo`, `import`, `subject`),
+//! spoken to over real HTTP and through its command line.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_privet");
+
+fn init(dir: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(["init", "--json", "--dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dir"], json!(dir.display().to_string()));
+    v["admin_api_key"].as_str().unwrap().to_owned()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path) -> Server {
+    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(dir)
+        .env("PRIVET_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| {
+            panic!(
+                "server did not start: {line:?}; log: {}",
+                std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+            )
+        });
+    Server {
+        child,
+        base: format!("http://{addr}"),
+    }
+}
+
+struct Api {
+    http: Client,
+    base: String,
+    key: String,
+}
+
+impl Api {
+    fn new(base: &str, key: &str) -> Self {
+        let http = Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Self {
+            http,
+            base: base.to_owned(),
+            key: key.to_owned(),
+        }
+    }
+
+    fn req(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().unwrap();
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let text = resp.text().unwrap();
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, v, headers)
+    }
+
+    fn get(&self, path: &str) -> (StatusCode, Value) {
+        let (s, v, _) = self.req(reqwest::Method::GET, path, None);
+        (s, v)
+    }
+
+    fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let (s, v, _) = self.req(reqwest::Method::POST, path, Some(body));
+        (s, v)
+    }
+}
+
+fn problem_type(v: &Value) -> &str {
+    v["type"].as_str().unwrap_or_default()
+}
+
+mod bad_input;
+mod cli;
+mod durability;
+mod routes;
