@@ -11,6 +11,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of the system allocator: the request path allocates many small buffers
+/// across threads, where glibc malloc showed up at ≈ 10 % of server CPU (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Privet: a privacy vault for customer data.
 ///
 /// Personal data is declared in a schema, encrypted per customer, released only for declared
