@@ -100,27 +100,69 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode> {
         summary.imported,
         args.collection,
         summary.imported as f64 / secs.max(1e-9),
-        summary.rejected_batches
+        summary.rejected.len()
     );
-    if summary.rejected_batches > 0 {
-        if !args.keep_going {
-            eprintln!(
-                "stopped at the first rejected batch; fix the lines above and import the rest"
-            );
-        }
-        return Ok(ExitCode::FAILURE);
+    if summary.rejected.is_empty() {
+        return Ok(ExitCode::SUCCESS);
     }
-    Ok(ExitCode::SUCCESS)
+    // Batches already in flight when one was rejected still commit, so say exactly which
+    // lines went in and which did not: re-importing an imported line would duplicate it.
+    eprintln!(
+        "not imported (fix and re-import only these): {}",
+        ranges(&summary.rejected)
+    );
+    if let Some(after) = summary.unread_after {
+        eprintln!("stopped at a rejected batch; lines after {after} were not read");
+    }
+    if !summary.imported_lines.is_empty() {
+        eprintln!("imported: {}", ranges(&summary.imported_lines));
+    }
+    Ok(ExitCode::FAILURE)
 }
 
+/// What an import did, by line ranges (inclusive).
 #[derive(Debug, Default)]
 pub(crate) struct Summary {
     pub(crate) imported: usize,
-    pub(crate) rejected_batches: usize,
+    pub(crate) imported_lines: Vec<(u64, u64)>,
+    pub(crate) rejected: Vec<(u64, u64)>,
+    /// Set when the import stopped early: the last line read.
+    pub(crate) unread_after: Option<u64>,
 }
 
-/// Feeds rows to the vault in batches, two in flight (one encrypting while the store
-/// commits the other). Reports bad lines on stderr.
+/// The first and last line of a batch.
+fn span(lines: impl IntoIterator<Item = u64>) -> (u64, u64) {
+    lines
+        .into_iter()
+        .fold((u64::MAX, 0), |(lo, hi), l| (lo.min(l), hi.max(l)))
+}
+
+/// `1-1000, 2001-2500`, adjacent ranges merged.
+fn ranges(spans: &[(u64, u64)]) -> String {
+    let mut sorted = spans.to_vec();
+    sorted.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (lo, hi) in sorted {
+        match merged.last_mut() {
+            Some(last) if lo <= last.1 + 1 => last.1 = last.1.max(hi),
+            _ => merged.push((lo, hi)),
+        }
+    }
+    let parts: Vec<String> = merged
+        .iter()
+        .map(|(lo, hi)| {
+            if lo == hi {
+                format!("line {lo}")
+            } else {
+                format!("lines {lo}-{hi}")
+            }
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// Feeds rows to the vault in atomic batches, several in flight (encrypting while the store
+/// commits). Reports bad lines on stderr and returns which line ranges went in.
 pub(crate) async fn import_rows(
     vault: &Vault,
     collection: &str,
@@ -147,12 +189,19 @@ pub(crate) async fn import_rows(
             continue;
         }
         if !bad.is_empty() {
+            let lines = batch
+                .iter()
+                .map(|(l, _)| *l)
+                .chain(bad.iter().map(|(l, _)| *l));
+            summary.rejected.push(span(lines));
             for (line, e) in bad.drain(..) {
                 bar.suspend(|| eprintln!("line {line}: {e}"));
             }
-            summary.rejected_batches += 1;
             batch.clear();
             stop = !keep_going;
+            if stop && rows.peek().is_some() {
+                summary.unread_after = Some(line);
+            }
             continue;
         }
         let (lines, data): (Vec<u64>, Vec<_>) = std::mem::take(&mut batch).into_iter().unzip();
@@ -162,8 +211,11 @@ pub(crate) async fn import_rows(
             let Some(joined) = in_flight.join_next().await else {
                 break;
             };
-            if !record(joined, &mut summary, bar) {
-                stop = !keep_going;
+            if !record(joined, &mut summary, bar) && !keep_going {
+                stop = true;
+                if rows.peek().is_some() {
+                    summary.unread_after = Some(line);
+                }
             }
         }
     }
@@ -182,13 +234,17 @@ fn record(
     let (lines, result) = match joined {
         Ok(x) => x,
         Err(e) => {
-            bar.suspend(|| eprintln!("import task failed: {e}"));
-            summary.rejected_batches += 1;
+            // The lines of a task that failed to run are unknown here; say so plainly.
+            bar.suspend(|| {
+                eprintln!("an import task failed ({e}); check the imported ranges below")
+            });
             return false;
         }
     };
+    let batch_span = span(lines.iter().copied());
     match result {
         Ok(outcome) => {
+            summary.imported_lines.push(batch_span);
             summary.imported += outcome.len();
             bar.set_message(format!("{} rows", summary.imported));
             true
@@ -207,16 +263,13 @@ fn record(
                     });
                 }
             }
-            summary.rejected_batches += 1;
+            summary.rejected.push(batch_span);
             false
         }
         Err(e) => {
-            let (first, last) = (
-                lines.first().copied().unwrap_or(0),
-                lines.last().copied().unwrap_or(0),
-            );
+            let (first, last) = batch_span;
             bar.suspend(|| eprintln!("lines {first}-{last}: batch not imported: {e}"));
-            summary.rejected_batches += 1;
+            summary.rejected.push(batch_span);
             false
         }
     }

@@ -34,6 +34,11 @@ fn import_reports_bad_lines_and_writes_no_partial_batch() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("imported 3 row(s)"), "{stdout}");
+    assert!(
+        err.contains("not imported (fix and re-import only these): lines 4-5"),
+        "{err}"
+    );
+    assert!(err.contains("imported: lines 2-3, line 6"), "{err}");
     // Batches: [a,b] ok, [c,d] rejected whole, [e] ok.
     let server = serve(dir.path());
     let api = Api::new(&server.base, &key);
@@ -141,4 +146,73 @@ fn subject_commands_work_from_the_terminal() {
     let (code, _, err) = run(&["subject", "get", &id, "--purpose", "essential.service"]);
     assert_ne!(code, 0);
     assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn an_import_that_stops_says_exactly_which_lines_went_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = init(dir.path());
+    let csv = dir.path().join("customers.csv");
+    let mut text = String::from("email\n");
+    for i in 0..40 {
+        // Line 2 + i; the batch holding line 12 (i = 10) is bad.
+        let email = if i == 10 {
+            "broken".to_owned()
+        } else {
+            format!("s{i}@example.com")
+        };
+        text.push_str(&email);
+        text.push('\n');
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "import",
+            "--collection",
+            "customers",
+            "--batch-size",
+            "5",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lines 12-16"), "the bad batch is named: {err}");
+    // Whatever the report says was imported is in the vault, and nothing else is.
+    let imported: Vec<(u64, u64)> = err
+        .lines()
+        .find_map(|l| l.strip_prefix("imported: "))
+        .map(|l| {
+            l.split(", ")
+                .map(|r| {
+                    let r = r.trim_start_matches("lines ").trim_start_matches("line ");
+                    let (a, b) = r.split_once('-').unwrap_or((r, r));
+                    (a.parse().unwrap(), b.parse().unwrap())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let server = serve(dir.path());
+    let api = Api::new(&server.base, &key);
+    for i in 0..40u64 {
+        if i == 10 {
+            continue;
+        }
+        let line = i + 2;
+        let reported = imported.iter().any(|(a, b)| (*a..=*b).contains(&line));
+        let (_, v) = api.get(&format!(
+            "/v1/subjects?email=s{i}@example.com&purpose=essential.service"
+        ));
+        let present = v["subjects"].as_array().unwrap().len() == 1;
+        assert_eq!(
+            present, reported,
+            "line {line}: in the vault = {present}, reported = {reported}\n{err}"
+        );
+        if (12..=16).contains(&line) {
+            assert!(!present, "line {line} of the rejected batch was written");
+        }
+    }
 }
