@@ -165,6 +165,16 @@ pub(crate) fn open_conn(path: &Path, cache_mib: u32) -> Result<Connection> {
         .map_err(backend)?;
     conn.pragma_update(None, "cache_size", -(i64::from(cache_mib) * 1024))
         .map_err(backend)?;
+    // The bundled SQLite is built with STAT4, so the planner may look at bound values; rusqlite
+    // clears bindings whenever a cached statement is returned, and SQLite then expires such a
+    // statement, re-preparing it from SQL text on every use (measured: 15 µs instead of 4.6 µs
+    // per point query). The query-planner stability guarantee keeps plans independent of
+    // bound values, so cached statements stay prepared.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(backend)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(backend)?;
     Ok(conn)
