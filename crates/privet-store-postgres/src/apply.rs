@@ -1,0 +1,268 @@
+//! Applies one write set as one transaction: its ops, then its audit leaves numbered under
+//! the `audit_head` row lock (held until commit, so every server's appends form one
+//! gap-free sequence in commit order).
+
+use privet_store::{
+    Committed, IndexEntry, Op, RecordRow, Result, StoreError, SubjectRow, WriteSet,
+};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, Transaction};
+
+use crate::error::{db, is};
+use crate::read::micros;
+
+pub(crate) async fn write_set(client: &mut Client, w: &WriteSet) -> Result<Committed> {
+    let tx = client.transaction().await.map_err(db)?;
+    for op in &w.ops {
+        // An error drops `tx`, which rolls the whole write set back.
+        apply_op(&tx, op).await?;
+    }
+    let first = if w.audit.is_empty() {
+        None
+    } else {
+        let n = w.audit.len() as i64;
+        let row = tx
+            .query_one(
+                "UPDATE audit_head SET size = size + $1 RETURNING size - $1",
+                &[&n],
+            )
+            .await
+            .map_err(db)?;
+        let start: i64 = row.get(0);
+        let idx: Vec<i64> = (start..start + n).collect();
+        let leaves: Vec<&[u8]> = w.audit.iter().map(|l| &l.bytes[..]).collect();
+        let hashes: Vec<&[u8]> = w.audit.iter().map(|l| &l.hash[..]).collect();
+        tx.execute(
+            "INSERT INTO audit (idx, leaf, leaf_hash) \
+             SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bytea[])",
+            &[&idx, &leaves, &hashes],
+        )
+        .await
+        .map_err(db)?;
+        Some(start as u64)
+    };
+    tx.commit().await.map_err(db)?;
+    Ok(Committed {
+        first_audit_index: first,
+    })
+}
+
+async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
+    match op {
+        Op::CreateSubject(s) => create_subject(tx, s).await,
+        Op::RequireSubject(id) => {
+            // KEY SHARE: a concurrent erasure waits for this transaction (and then finds the
+            // subject still there), so a read is never recorded for an erased subject.
+            let found = tx
+                .query_opt(
+                    "SELECT 1 FROM subjects WHERE id = $1 FOR KEY SHARE",
+                    &[&&id.as_bytes()[..]],
+                )
+                .await
+                .map_err(db)?;
+            found.map(|_| ()).ok_or(StoreError::SubjectNotFound(*id))
+        }
+        Op::PutRecord {
+            record,
+            expected_version,
+        } => put_record(tx, record, *expected_version).await,
+        Op::PutIndex(e) => put_index(tx, e).await,
+        Op::DeleteIndex { record, field } => {
+            tx.execute(
+                "DELETE FROM blind_index WHERE record_id = $1 AND field = $2",
+                &[&&record.as_bytes()[..], field],
+            )
+            .await
+            .map_err(db)?;
+            Ok(())
+        }
+        Op::EraseSubject { subject, at } => {
+            let id = &subject.as_bytes()[..];
+            let found = tx
+                .query_opt("SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE", &[&id])
+                .await
+                .map_err(db)?;
+            if found.is_none() {
+                return Err(StoreError::SubjectNotFound(*subject));
+            }
+            tx.execute("DELETE FROM blind_index WHERE subject_id = $1", &[&id])
+                .await
+                .map_err(db)?;
+            tx.execute("DELETE FROM records WHERE subject_id = $1", &[&id])
+                .await
+                .map_err(db)?;
+            tx.execute("DELETE FROM subjects WHERE id = $1", &[&id])
+                .await
+                .map_err(db)?;
+            tx.execute(
+                "INSERT INTO erasures (subject_id, erased_at) VALUES ($1, $2)",
+                &[&id, &micros(*at)],
+            )
+            .await
+            .map_err(db)?;
+            Ok(())
+        }
+        Op::PutMeta { key, value } => {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                &[key, value],
+            )
+            .await
+            .map_err(db)?;
+            Ok(())
+        }
+        Op::PutApiKey(k) => {
+            let res = tx
+                .execute(
+                    "INSERT INTO api_keys (prefix, hash, principal, created_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        &k.prefix,
+                        &k.hash,
+                        &k.principal,
+                        &micros(k.created_at),
+                        &k.revoked_at.map(micros),
+                    ],
+                )
+                .await;
+            match res {
+                Ok(_) => Ok(()),
+                Err(e) if is(&e, &SqlState::UNIQUE_VIOLATION) => {
+                    Err(StoreError::AlreadyExists(format!("api key {}", k.prefix)))
+                }
+                Err(e) => Err(db(e)),
+            }
+        }
+    }
+}
+
+async fn create_subject(tx: &Transaction<'_>, s: &SubjectRow) -> Result<()> {
+    let id = &s.id.as_bytes()[..];
+    let erased = tx
+        .query_opt("SELECT 1 FROM erasures WHERE subject_id = $1", &[&id])
+        .await
+        .map_err(db)?;
+    if erased.is_some() {
+        return Err(StoreError::AlreadyExists(format!(
+            "subject {} (erased)",
+            s.id
+        )));
+    }
+    let res = tx
+        .execute(
+            "INSERT INTO subjects (id, key_version, wrapped_key, created_at) VALUES ($1, $2, $3, $4)",
+            &[&id, &(s.key_version as i32), &s.wrapped_key, &micros(s.created_at)],
+        )
+        .await;
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) if is(&e, &SqlState::UNIQUE_VIOLATION) => {
+            Err(StoreError::AlreadyExists(format!("subject {}", s.id)))
+        }
+        Err(e) => Err(db(e)),
+    }
+}
+
+async fn put_record(tx: &Transaction<'_>, r: &RecordRow, expected: Option<i64>) -> Result<()> {
+    let fields = privet_store::encode_fields(&r.fields);
+    let id = &r.id.as_bytes()[..];
+    let subject = &r.subject.as_bytes()[..];
+    let Some(expected) = expected else {
+        let res = tx
+            .execute(
+                "INSERT INTO records (id, subject_id, collection, version, created_at, updated_at, fields) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[&id, &subject, &r.collection, &r.version, &micros(r.created_at), &micros(r.updated_at), &fields],
+            )
+            .await;
+        return match res {
+            Ok(_) => Ok(()),
+            Err(e) if is(&e, &SqlState::FOREIGN_KEY_VIOLATION) => {
+                Err(StoreError::SubjectNotFound(r.subject))
+            }
+            Err(e) if is(&e, &SqlState::UNIQUE_VIOLATION) => {
+                Err(StoreError::AlreadyExists(format!("record {}", r.id)))
+            }
+            Err(e) => Err(db(e)),
+        };
+    };
+    let changed = tx
+        .execute(
+            "UPDATE records SET version = $1, updated_at = $2, fields = $3 \
+             WHERE id = $4 AND subject_id = $5 AND collection = $6 AND version = $7",
+            &[
+                &r.version,
+                &micros(r.updated_at),
+                &fields,
+                &id,
+                &subject,
+                &r.collection,
+                &expected,
+            ],
+        )
+        .await
+        .map_err(db)?;
+    if changed == 1 {
+        return Ok(());
+    }
+    let exists = tx
+        .query_opt(
+            "SELECT 1 FROM records WHERE id = $1 AND subject_id = $2 AND collection = $3",
+            &[&id, &subject, &r.collection],
+        )
+        .await
+        .map_err(db)?;
+    match exists {
+        Some(_) => Err(StoreError::VersionConflict {
+            record: r.id,
+            expected,
+        }),
+        None => Err(StoreError::RecordNotFound(r.id)),
+    }
+}
+
+async fn put_index(tx: &Transaction<'_>, e: &IndexEntry) -> Result<()> {
+    if e.unique {
+        // Serialize writers of the same term (terms are uniformly random HMACs, so their first
+        // eight bytes make a well-spread advisory-lock key), then check.
+        let mut key = [0u8; 8];
+        for (k, b) in key.iter_mut().zip(&e.term) {
+            *k = *b;
+        }
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&i64::from_be_bytes(key)],
+        )
+        .await
+        .map_err(db)?;
+        let taken = tx
+            .query_opt(
+                "SELECT 1 FROM blind_index WHERE collection = $1 AND field = $2 AND term = $3 \
+                 AND subject_id <> $4 LIMIT 1",
+                &[&e.collection, &e.field, &e.term, &&e.subject.as_bytes()[..]],
+            )
+            .await
+            .map_err(db)?;
+        if taken.is_some() {
+            return Err(StoreError::UniqueViolation {
+                collection: e.collection.clone(),
+                field: e.field.clone(),
+            });
+        }
+    }
+    tx.execute(
+        "INSERT INTO blind_index (collection, field, term, record_id, subject_id) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        &[
+            &e.collection,
+            &e.field,
+            &e.term,
+            &&e.record.as_bytes()[..],
+            &&e.subject.as_bytes()[..],
+        ],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! Mapping PostgreSQL and pool errors to the store's error type.
+
+use privet_store::StoreError;
+use tokio_postgres::error::SqlState;
+
+/// Any database error, classified: connection trouble is `Unavailable` (retryable, 503).
+pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
+    if e.as_db_error().is_none() || e.is_closed() {
+        return StoreError::Unavailable(e.to_string());
+    }
+    match e.code() {
+        Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CANNOT_CONNECT_NOW => {
+            StoreError::Unavailable(e.to_string())
+        }
+        Some(c)
+            if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+        {
+            StoreError::Unavailable(format!("concurrent transaction conflict, retry: {e}"))
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+/// Whether the error is a violation of the given constraint class.
+pub(crate) fn is(e: &tokio_postgres::Error, state: &SqlState) -> bool {
+    e.code() == Some(state)
+}
+
+pub(crate) fn pool(e: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::Unavailable(format!("no database connection: {e}"))
+}

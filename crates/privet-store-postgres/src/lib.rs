@@ -1,0 +1,20 @@
+//! Privet's scale-out backend: PostgreSQL (and PostgreSQL-wire engines) through tokio-postgres
+//! with a deadpool connection pool.
+//!
+//! Many `privet serve` processes may share one database: every write set is one transaction;
+//! audit appends are numbered under a row lock on `audit_head`, so the log stays one
+//! gap-free sequence in commit order; unique blind-index terms are checked under a
+//! transaction-scoped advisory lock; migrations run under a session advisory lock so
+//! concurrent starts do not race. Nothing is cached in process. This crate is the only place
+//! that writes SQL for PostgreSQL.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod apply;
+mod error;
+mod migrate;
+mod read;
+mod store;
+
+pub use store::{PgOptions, PgStore};

@@ -1,0 +1,67 @@
+//! Migrations: SQL files with the same names as the SQLite backend's, applied in order, each
+//! in its own transaction, under a session advisory lock so servers starting together do not
+//! race. An interrupted migration rolls back and the next start completes it.
+
+use privet_store::StoreError;
+use tokio_postgres::Client;
+
+use crate::error::db;
+
+const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../migrations/0001_init.sql"))];
+
+/// Arbitrary but fixed: the advisory-lock key for migrations ("privet" in ASCII).
+const LOCK_KEY: i64 = 0x7072_6976_6574;
+
+pub(crate) async fn run(client: &mut Client) -> Result<(), StoreError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await
+        .map_err(db)?;
+    let result = apply_pending(client).await;
+    let unlock = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await
+        .map_err(db);
+    result.and(unlock.map(|_| ()))
+}
+
+async fn apply_pending(client: &mut Client) -> Result<(), StoreError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS privet_migrations (\
+               version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+               applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .await
+        .map_err(db)?;
+    let row = client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM privet_migrations",
+            &[],
+        )
+        .await
+        .map_err(db)?;
+    let current: i32 = row.get(0);
+    let latest = MIGRATIONS.len() as i32;
+    if current > latest {
+        return Err(StoreError::Migration(format!(
+            "the database is at schema version {current}, newer than this build's {latest}: upgrade Privet"
+        )));
+    }
+    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i as i32 + 1;
+        let tx = client.transaction().await.map_err(db)?;
+        tx.batch_execute(sql)
+            .await
+            .map_err(|e| StoreError::Migration(format!("{name}: {e}")))?;
+        tx.execute(
+            "INSERT INTO privet_migrations (version, name) VALUES ($1, $2)",
+            &[&version, name],
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        tracing::info!(migration = name, version, "applied migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! Read queries.
+
+use privet_core::{RecordId, SubjectId};
+use privet_store::{ApiKeyRow, RecordRow, Result, StoreError, StoredLeaf, SubjectData, SubjectRow};
+use time::OffsetDateTime;
+use tokio_postgres::Client;
+
+use crate::error::db;
+
+/// Stored times are microseconds since the Unix epoch (as in the SQLite backend).
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
+pub(crate) fn from_micros(m: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000)
+        .map_err(|e| StoreError::Corrupt(format!("stored time out of range: {e}")))
+}
+
+fn id16<T>(bytes: &[u8], make: fn([u8; 16]) -> T) -> Result<T> {
+    <[u8; 16]>::try_from(bytes)
+        .map(make)
+        .map_err(|_| StoreError::Corrupt("stored id is not 16 bytes".into()))
+}
+
+pub(crate) async fn load_subject(
+    c: &Client,
+    subject: SubjectId,
+    collection: &str,
+    record: Option<RecordId>,
+) -> Result<Option<SubjectData>> {
+    let sid = &subject.as_bytes()[..];
+    let row = c
+        .query_opt(
+            "SELECT key_version, wrapped_key, created_at FROM subjects WHERE id = $1",
+            &[&sid],
+        )
+        .await
+        .map_err(db)?;
+    let Some(row) = row else { return Ok(None) };
+    let subject_row = SubjectRow {
+        id: subject,
+        key_version: row.get::<_, i32>(0) as u32,
+        wrapped_key: row.get(1),
+        created_at: from_micros(row.get(2))?,
+    };
+    let cols = "id, version, created_at, updated_at, fields";
+    let rows = match record {
+        Some(rid) => {
+            let rid = &rid.as_bytes()[..];
+            let sql = format!(
+                "SELECT {cols} FROM records WHERE subject_id = $1 AND collection = $2 AND id = $3"
+            );
+            c.query(&sql, &[&sid, &collection, &rid]).await
+        }
+        None => {
+            let sql = format!(
+                "SELECT {cols} FROM records WHERE subject_id = $1 AND collection = $2 ORDER BY id"
+            );
+            c.query(&sql, &[&sid, &collection]).await
+        }
+    }
+    .map_err(db)?;
+    let mut records = Vec::with_capacity(rows.len());
+    for r in rows {
+        let id = id16(r.get::<_, &[u8]>(0), RecordId::from_bytes)?;
+        let fields = privet_store::decode_fields(r.get::<_, &[u8]>(4))
+            .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
+        records.push(RecordRow {
+            id,
+            subject,
+            collection: collection.to_owned(),
+            version: r.get(1),
+            created_at: from_micros(r.get(2))?,
+            updated_at: from_micros(r.get(3))?,
+            fields,
+        });
+    }
+    Ok(Some(SubjectData {
+        subject: subject_row,
+        records,
+    }))
+}
+
+pub(crate) async fn lookup(
+    c: &Client,
+    collection: &str,
+    field: &str,
+    term: &[u8],
+) -> Result<Vec<(SubjectId, RecordId)>> {
+    let rows = c
+        .query(
+            "SELECT subject_id, record_id FROM blind_index \
+             WHERE collection = $1 AND field = $2 AND term = $3 ORDER BY record_id",
+            &[&collection, &field, &term],
+        )
+        .await
+        .map_err(db)?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                id16(r.get(0), SubjectId::from_bytes)?,
+                id16(r.get(1), RecordId::from_bytes)?,
+            ))
+        })
+        .collect()
+}
+
+pub(crate) async fn api_key(c: &Client, prefix: &str) -> Result<Option<ApiKeyRow>> {
+    let row = c
+        .query_opt(
+            "SELECT prefix, hash, principal, created_at, revoked_at FROM api_keys WHERE prefix = $1",
+            &[&prefix],
+        )
+        .await
+        .map_err(db)?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(ApiKeyRow {
+        prefix: r.get(0),
+        hash: r.get(1),
+        principal: r.get(2),
+        created_at: from_micros(r.get(3))?,
+        revoked_at: r.get::<_, Option<i64>>(4).map(from_micros).transpose()?,
+    }))
+}
+
+pub(crate) async fn audit_leaves(c: &Client, from: u64, limit: u32) -> Result<Vec<StoredLeaf>> {
+    let from = i64::try_from(from).unwrap_or(i64::MAX);
+    let rows = c
+        .query(
+            "SELECT idx, leaf, leaf_hash FROM audit WHERE idx >= $1 ORDER BY idx LIMIT $2",
+            &[&from, &i64::from(limit)],
+        )
+        .await
+        .map_err(db)?;
+    rows.iter()
+        .map(|r| {
+            let hash: &[u8] = r.get(2);
+            let leaf_hash = <[u8; 32]>::try_from(hash)
+                .map_err(|_| StoreError::Corrupt("stored leaf hash is not 32 bytes".into()))?;
+            Ok(StoredLeaf {
+                index: r.get::<_, i64>(0) as u64,
+                leaf: r.get(1),
+                leaf_hash,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn erasures(c: &Client) -> Result<Vec<(SubjectId, OffsetDateTime)>> {
+    let rows = c
+        .query(
+            "SELECT subject_id, erased_at FROM erasures ORDER BY erased_at, subject_id",
+            &[],
+        )
+        .await
+        .map_err(db)?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                id16(r.get(0), SubjectId::from_bytes)?,
+                from_micros(r.get(1))?,
+            ))
+        })
+        .collect()
+}
