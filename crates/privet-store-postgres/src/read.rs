@@ -7,14 +7,11 @@ use tokio_postgres::Client;
 
 use crate::error::db;
 
-/// Stored times are microseconds since the Unix epoch (as in the SQLite backend).
-pub(crate) fn micros(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1000) as i64
-}
+pub(crate) use privet_store::micros;
 
 pub(crate) fn from_micros(m: i64) -> Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000)
-        .map_err(|e| StoreError::Corrupt(format!("stored time out of range: {e}")))
+    privet_store::from_micros(m)
+        .ok_or_else(|| StoreError::Corrupt("stored time out of range".into()))
 }
 
 fn id16<T>(bytes: &[u8], make: fn([u8; 16]) -> T) -> Result<T> {

@@ -5,15 +5,10 @@ use privet_store::{ApiKeyRow, RecordRow, Result, StoreError, StoredLeaf, Subject
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
-/// Stored times are microseconds since the Unix epoch.
-pub(crate) fn micros(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1000) as i64
-}
+pub(crate) use privet_store::micros;
 
 fn from_micros(m: i64) -> rusqlite::Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
-    })
+    privet_store::from_micros(m).ok_or(rusqlite::Error::IntegralValueOutOfRange(0, m))
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {

@@ -2,6 +2,17 @@
 //! migration between backends moves them unchanged: `u16` count, then per field a `u8` name
 //! length, the name, a `u32` ciphertext length and the ciphertext (big-endian lengths).
 
+/// A stored time: microseconds since the Unix epoch, the same in every backend so rows move
+/// between backends (and through backups) unchanged.
+pub fn micros(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
+/// Decodes [`micros`]; `None` outside the range `time` can represent.
+pub fn from_micros(m: i64) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1000).ok()
+}
+
 /// A stored field blob that does not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("field blob is malformed at byte {offset}")]
@@ -79,6 +90,13 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_round_trip_at_microsecond_precision() {
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_000).unwrap();
+        assert_eq!(from_micros(micros(t)), Some(t));
+        assert_eq!(from_micros(i64::MAX), None);
+    }
 
     #[test]
     fn fields_round_trip() {

@@ -17,7 +17,7 @@ mod rows;
 use async_trait::async_trait;
 use privet_core::{RecordId, SubjectId};
 
-pub use codec::{CodecError, decode_fields, encode_fields};
+pub use codec::{CodecError, decode_fields, encode_fields, from_micros, micros};
 pub use error::StoreError;
 pub use rows::{
     ApiKeyRow, Committed, IndexEntry, Op, RecordRow, StoredLeaf, SubjectData, SubjectRow, WriteSet,
