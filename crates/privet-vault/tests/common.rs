@@ -29,8 +29,13 @@ impl TestVault {
 }
 
 pub async fn vault() -> TestVault {
+    vault_with_schema(SCHEMA).await
+}
+
+/// A fresh vault enforcing `schema` (TOML text).
+pub async fn vault_with_schema(schema: &str) -> TestVault {
     let dir = tempfile::tempdir().unwrap();
-    let (vault, key) = vault_in(dir.path(), Keyring::generate()).await;
+    let (vault, key) = open_new(dir.path(), schema, Keyring::generate()).await;
     TestVault {
         dir,
         vault,
@@ -39,7 +44,11 @@ pub async fn vault() -> TestVault {
 }
 
 pub async fn vault_in(dir: &Path, keys: Keyring) -> (Vault, String) {
-    let schema = Schema::from_toml_str(SCHEMA).unwrap();
+    open_new(dir, SCHEMA, keys).await
+}
+
+async fn open_new(dir: &Path, schema: &str, keys: Keyring) -> (Vault, String) {
+    let schema = Schema::from_toml_str(schema).unwrap();
     let store = SqliteStore::open(dir.join("privet.db"), SqliteOptions::default()).unwrap();
     let (vault, key) = Vault::initialize(schema, Arc::new(store), keys, Arc::new(SystemClock))
         .await

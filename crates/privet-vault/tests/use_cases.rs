@@ -368,7 +368,6 @@ async fn every_use_case_leaves_an_audit_entry_without_values() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_unique_field_refuses_a_second_subject_with_the_same_value() {
-    use std::sync::Arc;
     let schema = SCHEMA.replace(
         "searchable = true\nrequired = true",
         "searchable = true\nunique = true\nrequired = true",
@@ -377,18 +376,8 @@ async fn a_unique_field_refuses_a_second_subject_with_the_same_value() {
         schema, SCHEMA,
         "the example schema's email field is the one made unique"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        privet_store_sqlite::SqliteStore::open(dir.path().join("privet.db"), Default::default())
-            .unwrap();
-    let (vault, _) = privet_vault::Vault::initialize(
-        privet_vault::Schema::from_toml_str(&schema).unwrap(),
-        Arc::new(store),
-        privet_vault::Keyring::generate(),
-        Arc::new(privet_vault::SystemClock),
-    )
-    .await
-    .unwrap();
+    let t = vault_with_schema(&schema).await;
+    let vault = &t.vault;
     let a = actor();
     let first = vault
         .create_subject(&a, &obj(json!({"email": "one@example.com"})))
