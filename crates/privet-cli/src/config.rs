@@ -16,8 +16,14 @@ pub(crate) const DB_FILE: &str = "privet.db";
 /// The default schema: the example shop schema, identical to `shared/examples/schema.toml`.
 pub(crate) const DEFAULT_SCHEMA: &str = include_str!("../../privet-core/examples/shop.schema.toml");
 
-/// `privet.toml`, as written by `privet init` (every key with its default).
-pub(crate) fn default_config_text() -> String {
+/// `privet.toml`, as written by `privet init` (every key with its default), pointing at
+/// PostgreSQL when `store_url` is given.
+pub(crate) fn default_config_text(store_url: Option<&str>) -> String {
+    let url_line = match store_url {
+        // A TOML string literal, quoted and escaped by the toml crate.
+        Some(url) => format!("url = {}", toml::Value::String(url.to_owned())),
+        None => "# url = \"postgres://privet@db.internal/privet\"".to_owned(),
+    };
     format!(
         r#"# Privet configuration. Paths are relative to this directory.
 # Every key is shown with its default; PRIVET_* environment variables override them.
@@ -33,8 +39,11 @@ body_limit = 1048576
 batch_body_limit = 16777216
 
 [store]
-# The embedded SQLite database (PRIVET_STORE_PATH).
+# The embedded SQLite database (PRIVET_STORE_PATH), used unless `url` is set.
 path = "{DB_FILE}"
+# A PostgreSQL database instead (PRIVET_STORE_URL): a postgres:// URL or a libpq
+# key=value string. Several `privet serve` processes may share one.
+{url_line}
 
 [keys]
 # Where the master key comes from: "file" (mode 0600, refused if group/world readable)
@@ -66,10 +75,37 @@ struct RawServer {
     batch_body_limit: Option<usize>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStore {
     path: Option<String>,
+    url: Option<String>,
+}
+
+impl std::fmt::Debug for RawStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the data lives.
+#[derive(Clone)]
+pub(crate) enum StoreLocation {
+    /// The embedded SQLite database file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection string (may hold a password: never printed).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(p) => f.debug_tuple("Sqlite").field(p).finish(),
+            Self::Postgres(_) => f.write_str("Postgres([redacted])"),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -94,7 +130,7 @@ pub(crate) struct Config {
     pub(crate) listen: SocketAddr,
     pub(crate) body_limit: usize,
     pub(crate) batch_body_limit: usize,
-    pub(crate) db_path: PathBuf,
+    pub(crate) store: StoreLocation,
     pub(crate) keys: KeySource,
 }
 
@@ -138,9 +174,14 @@ impl Config {
             listen,
             body_limit: raw.server.body_limit.unwrap_or(1024 * 1024),
             batch_body_limit: raw.server.batch_body_limit.unwrap_or(16 * 1024 * 1024),
-            db_path: env("PRIVET_STORE_PATH")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| rel(raw.store.path.unwrap_or_else(|| DB_FILE.into()))),
+            store: match env("PRIVET_STORE_URL").or(raw.store.url) {
+                Some(url) => StoreLocation::Postgres(url),
+                None => StoreLocation::Sqlite(
+                    env("PRIVET_STORE_PATH")
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| rel(raw.store.path.unwrap_or_else(|| DB_FILE.into()))),
+                ),
+            },
             keys,
         })
     }

@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use privet_crypto::{EnvKey, KeyFile, KeyProvider, Keyring};
+use privet_store::Store;
+use privet_store_postgres::{PgOptions, PgStore};
 use privet_store_sqlite::{SqliteOptions, SqliteStore};
 use privet_vault::{Schema, SystemClock, Vault};
 
-use crate::config::{Config, KeySource};
+use crate::config::{Config, KeySource, StoreLocation};
 
 pub(crate) fn load_schema(path: &std::path::Path) -> Result<Schema> {
     let text = std::fs::read_to_string(path)
@@ -31,8 +33,22 @@ pub(crate) fn load_keys(config: &Config) -> Result<Keyring> {
 pub(crate) async fn open(config: &Config) -> Result<Vault> {
     let schema = load_schema(&config.schema_path)?;
     let keys = load_keys(config)?;
-    let store = SqliteStore::open(&config.db_path, SqliteOptions::default())
-        .with_context(|| format!("cannot open the store {}", config.db_path.display()))?;
-    let vault = Vault::open(schema, Arc::new(store), keys, Arc::new(SystemClock)).await?;
+    let store = open_store(&config.store).await?;
+    let vault = Vault::open(schema, store, keys, Arc::new(SystemClock)).await?;
     Ok(vault)
+}
+
+/// Opens (creating and migrating if needed) the store a configuration points at.
+pub(crate) async fn open_store(location: &StoreLocation) -> Result<Arc<dyn Store>> {
+    Ok(match location {
+        StoreLocation::Sqlite(path) => Arc::new(
+            SqliteStore::open(path, SqliteOptions::default())
+                .with_context(|| format!("cannot open the store {}", path.display()))?,
+        ),
+        StoreLocation::Postgres(url) => Arc::new(
+            PgStore::connect(url, PgOptions::default())
+                .await
+                .context("cannot open the PostgreSQL store")?,
+        ),
+    })
 }

@@ -114,7 +114,7 @@ async fn load(vault: &Vault, n: u64, batch_size: usize) -> (Duration, usize) {
 
 async fn bench_import(n: u64, batch_size: usize, dir: Option<PathBuf>) -> Result<()> {
     let s = scratch(dir)?;
-    let (config, _) = super::init::init_dir(&s.dir, DEFAULT_SCHEMA).await?;
+    let (config, _) = super::init::init_dir(&s.dir, DEFAULT_SCHEMA, None).await?;
     let columns = [
         "id",
         "email",
@@ -143,8 +143,11 @@ async fn bench_import(n: u64, batch_size: usize, dir: Option<PathBuf>) -> Result
     println!(
         "bench import: {n} customers, {batch_size} per transaction, SQLite WAL synchronous=FULL"
     );
+    let crate::config::StoreLocation::Sqlite(db_path) = &config.store else {
+        anyhow::bail!("bench import measures the embedded SQLite store");
+    };
     let base = privet_store_sqlite::baseline::plaintext_import(
-        &config.db_path,
+        db_path,
         &columns,
         &["email", "phone"],
         &plain,
@@ -185,7 +188,7 @@ fn report(label: &str, mut d: Vec<Duration>) {
 
 async fn bench_read(n: u64, reads: usize) -> Result<()> {
     let s = scratch(None)?;
-    let (config, _) = super::init::init_dir(&s.dir, DEFAULT_SCHEMA).await?;
+    let (config, _) = super::init::init_dir(&s.dir, DEFAULT_SCHEMA, None).await?;
     let vault = crate::open::open(&config).await?;
     let keys = crate::open::load_keys(&Config::load(&s.dir)?)?;
     let (_, imported) = load(&vault, n, 1000).await;

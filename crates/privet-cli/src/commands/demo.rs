@@ -38,7 +38,7 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode> {
         })?;
         (Config::load(&args.dir)?, key.trim().to_owned())
     } else {
-        let (config, key) = super::init::init_dir(&args.dir, DEFAULT_SCHEMA).await?;
+        let (config, key) = super::init::init_dir(&args.dir, DEFAULT_SCHEMA, None).await?;
         write_private(&key_path, key.expose())?;
         let vault = crate::open::open(&config).await?;
         seed(&vault, args.customers).await?;

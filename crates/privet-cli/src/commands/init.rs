@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use privet_crypto::{KeyFile, Keyring};
-use privet_store_sqlite::{SqliteOptions, SqliteStore};
 use privet_vault::{ApiKey, Schema, SystemClock, Vault};
 
 use crate::DirArg;
 use crate::config::{
-    CONFIG_FILE, Config, DB_FILE, DEFAULT_SCHEMA, KEY_FILE, SCHEMA_FILE, default_config_text,
+    CONFIG_FILE, Config, DB_FILE, DEFAULT_SCHEMA, KEY_FILE, SCHEMA_FILE, StoreLocation,
+    default_config_text,
 };
 
 #[derive(Debug, clap::Args)]
@@ -24,6 +24,11 @@ pub(crate) struct Args {
     /// Print `{"admin_api_key": …, "dir": …}` instead of text.
     #[arg(long)]
     json: bool,
+    /// Keep the data in this PostgreSQL database instead of the embedded SQLite file (a
+    /// postgres:// URL or a key=value string). Other servers then share it given a copy of
+    /// this directory's privet.toml, schema.toml and master.key.
+    #[arg(long, env = "PRIVET_STORE_URL")]
+    store_url: Option<String>,
 }
 
 pub(crate) async fn run(args: Args) -> Result<ExitCode> {
@@ -32,7 +37,7 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode> {
             .with_context(|| format!("cannot read schema {}", p.display()))?,
         None => DEFAULT_SCHEMA.to_owned(),
     };
-    let (_, key) = init_dir(&args.dir.dir, &schema_text).await?;
+    let (_, key) = init_dir(&args.dir.dir, &schema_text, args.store_url.as_deref()).await?;
     let dir = args.dir.dir.display().to_string();
     if args.json {
         println!(
@@ -55,7 +60,11 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// Creates and initialises a vault directory; returns its config and the admin API key.
-pub(crate) async fn init_dir(dir: &Path, schema_text: &str) -> Result<(Config, ApiKey)> {
+pub(crate) async fn init_dir(
+    dir: &Path,
+    schema_text: &str,
+    store_url: Option<&str>,
+) -> Result<(Config, ApiKey)> {
     let schema = Schema::from_toml_str(schema_text)
         .map_err(|e| anyhow::anyhow!("the schema is invalid:\n{e}"))?;
     if dir.join(CONFIG_FILE).exists() || dir.join(DB_FILE).exists() {
@@ -68,12 +77,15 @@ pub(crate) async fn init_dir(dir: &Path, schema_text: &str) -> Result<(Config, A
     std::fs::write(dir.join(SCHEMA_FILE), schema_text).context("cannot write the schema")?;
     let keys = Keyring::generate();
     KeyFile::create(dir.join(KEY_FILE), &keys).context("cannot create the master key file")?;
-    let store = SqliteStore::open(dir.join(DB_FILE), SqliteOptions::default())
-        .context("cannot create the store")?;
-    let (_vault, api_key) =
-        Vault::initialize(schema, Arc::new(store), keys, Arc::new(SystemClock)).await?;
-    // The config is written last: its presence marks a complete vault.
-    std::fs::write(dir.join(CONFIG_FILE), default_config_text())
+    let location = match store_url {
+        Some(url) => StoreLocation::Postgres(url.to_owned()),
+        None => StoreLocation::Sqlite(dir.join(DB_FILE)),
+    };
+    let store = crate::open::open_store(&location).await?;
+    let (_vault, api_key) = Vault::initialize(schema, store, keys, Arc::new(SystemClock)).await?;
+    // The config is written last (mode 0600: it may hold a database password); its presence
+    // marks a complete vault.
+    write_private(&dir.join(CONFIG_FILE), &default_config_text(store_url))
         .context("cannot write the configuration")?;
     Ok((Config::load(dir)?, api_key))
 }
@@ -85,4 +97,15 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
     b.create(dir)
         .with_context(|| format!("cannot create {}", dir.display()))
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
 }

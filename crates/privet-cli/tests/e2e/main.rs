@@ -132,4 +132,5 @@ fn problem_type(v: &Value) -> &str {
 mod bad_input;
 mod cli;
 mod durability;
+mod postgres;
 mod routes;

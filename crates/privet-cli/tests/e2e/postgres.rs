@@ -1,0 +1,170 @@
+//! Two `privet serve` processes on one PostgreSQL database behave as one vault. Needs
+//! `DATABASE_URL` (`./scripts/test` starts the machine's PostgreSQL and sets it); without
+//! it this test fails rather than pass silently.
+
+use super::*;
+
+/// A fresh database on the server `DATABASE_URL` points at; dropped on drop.
+struct TempDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl TempDatabase {
+    fn new() -> Self {
+        let admin_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+            panic!("DATABASE_URL is not set: run ./scripts/test, which starts PostgreSQL")
+        });
+        let name = format!("privet_e2e_{}", std::process::id());
+        psql(
+            &admin_url,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        Self { admin_url, name }
+    }
+
+    /// The connection string for this database.
+    fn url(&self) -> String {
+        if self.admin_url.starts_with("postgres") {
+            let (base, query) = self
+                .admin_url
+                .split_once('?')
+                .unwrap_or((&self.admin_url, ""));
+            let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{query}")
+            };
+            format!("{base}/{}{query}", self.name)
+        } else {
+            format!("{} dbname={}", self.admin_url, self.name)
+        }
+    }
+}
+
+impl Drop for TempDatabase {
+    fn drop(&mut self) {
+        psql(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-qXc", sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn two_servers_on_one_postgres_database_act_as_one_vault() {
+    let db = TempDatabase::new();
+    let a_dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["init", "--json", "--store-url", &db.url(), "--dir"])
+        .arg(a_dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "init: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = serde_json::from_slice::<Value>(&out.stdout).unwrap()["admin_api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // No SQLite file: the data lives in PostgreSQL. The config may hold a password: 0600.
+    assert!(!a_dir.path().join("privet.db").exists());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(a_dir.path().join("privet.toml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "privet.toml must not be group/world readable"
+    );
+    // A second server gets a copy of the config, schema and key file, nothing else.
+    let b_dir = tempfile::tempdir().unwrap();
+    for f in ["privet.toml", "schema.toml", "master.key"] {
+        std::fs::copy(a_dir.path().join(f), b_dir.path().join(f)).unwrap();
+    }
+    let (a, b) = (serve(a_dir.path()), serve(b_dir.path()));
+    let (api_a, api_b) = (Api::new(&a.base, &key), Api::new(&b.base, &key));
+    assert_eq!(api_a.get("/readyz").0, StatusCode::OK);
+    assert_eq!(api_b.get("/readyz").0, StatusCode::OK);
+
+    // A write on one is readable on the other at once.
+    let (s, v) = api_a.post(
+        "/v1/subjects",
+        json!({"data": {"email": "shared@example.com", "name": "Shared"}}),
+    );
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+    let (s, v) = api_b.get(&format!("/v1/subjects/{id}?purpose=essential.service"));
+    assert_eq!((s, &v["data"]["name"]), (StatusCode::OK, &json!("Shared")));
+    let (s, v) = api_b.get("/v1/subjects?email=shared@example.com&purpose=essential.service");
+    assert_eq!(
+        (s, v["subjects"].as_array().unwrap().len()),
+        (StatusCode::OK, 1)
+    );
+
+    // An update on one is what the other reads next.
+    let (s, _, _) = api_b.req(
+        reqwest::Method::PATCH,
+        &format!("/v1/subjects/{id}"),
+        Some(json!({"data": {"name": "Updated on B"}})),
+    );
+    assert_eq!(s, StatusCode::OK);
+    let (_, v) = api_a.get(&format!("/v1/subjects/{id}?purpose=essential.service"));
+    assert_eq!(v["data"]["name"], json!("Updated on B"));
+
+    // Concurrent writes through both servers all land.
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let api = if i % 2 == 0 { &api_a } else { &api_b };
+        let (s, v) = api.post(
+            "/v1/subjects",
+            json!({"data": {"email": format!("both{i}@example.com")}}),
+        );
+        assert_eq!(s, StatusCode::CREATED);
+        ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let api = if i % 2 == 0 { &api_b } else { &api_a };
+        assert_eq!(
+            api.get(&format!("/v1/subjects/{id}?purpose=essential.service"))
+                .0,
+            StatusCode::OK
+        );
+    }
+
+    // An erasure on one is final everywhere.
+    let (s, _, _) = api_a.req(reqwest::Method::DELETE, &format!("/v1/subjects/{id}"), None);
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = api_b.get(&format!("/v1/subjects/{id}?purpose=essential.service"));
+    assert_eq!(
+        (s, problem_type(&v)),
+        (
+            StatusCode::NOT_FOUND,
+            "urn:privet:problem:subject-not-found"
+        )
+    );
+    let (_, v) = api_b.get("/v1/subjects?email=shared@example.com&purpose=essential.service");
+    assert_eq!(v["subjects"], json!([]));
+    let (s, _, _) = api_b.req(reqwest::Method::DELETE, &format!("/v1/subjects/{id}"), None);
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    drop((a, b));
+}
