@@ -42,6 +42,8 @@ enum Command {
     Init(commands::init::Args),
     /// Serve the HTTP API.
     Serve(commands::serve::Args),
+    /// Apply pending store migrations and exit (servers also migrate at start).
+    Migrate(commands::migrate::Args),
     /// Try Privet: create a demo vault with synthetic customers and orders, then serve it.
     Demo(commands::demo::Args),
     /// Work with schemas.
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Init(a) => commands::init::run(a).await,
             Command::Serve(a) => commands::serve::run(a).await,
+            Command::Migrate(a) => commands::migrate::run(a).await,
             Command::Demo(a) => commands::demo::run(a).await,
             Command::Schema(c) => commands::schema::run(c),
             Command::Subject(c) => commands::subject::run(c).await,

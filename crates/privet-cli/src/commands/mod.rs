@@ -4,6 +4,7 @@ pub(crate) mod bench;
 pub(crate) mod demo;
 pub(crate) mod import;
 pub(crate) mod init;
+pub(crate) mod migrate;
 pub(crate) mod schema;
 pub(crate) mod serve;
 pub(crate) mod subject;

@@ -15,7 +15,10 @@ impl TempDatabase {
         let admin_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
             panic!("DATABASE_URL is not set: run ./scripts/test, which starts PostgreSQL")
         });
-        let name = format!("privet_e2e_{}", std::process::id());
+        // Unique per test in this process (tests run in parallel) and per process.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("privet_e2e_{}_{n}", std::process::id());
         psql(
             &admin_url,
             &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
@@ -167,4 +170,49 @@ fn two_servers_on_one_postgres_database_act_as_one_vault() {
     let (s, _, _) = api_b.req(reqwest::Method::DELETE, &format!("/v1/subjects/{id}"), None);
     assert_eq!(s, StatusCode::NOT_FOUND);
     drop((a, b));
+}
+
+#[test]
+fn an_unreachable_database_is_a_clear_error_at_start() {
+    let db = TempDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["init", "--json", "--store-url", &db.url(), "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "init: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ok = Command::new(BIN)
+        .args(["migrate", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // Nothing listens on port 1: both serve and migrate must say so and exit non-zero.
+    for cmd in ["serve", "migrate"] {
+        let out = Command::new(BIN)
+            .args([cmd, "--dir"])
+            .arg(dir.path())
+            .env(
+                "PRIVET_STORE_URL",
+                "host=127.0.0.1 port=1 user=nobody dbname=nothing connect_timeout=5",
+            )
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{cmd} must fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("cannot connect to the database"),
+            "{cmd}: {err}"
+        );
+        assert!(!err.contains("password"), "{cmd}: {err}");
+    }
 }
