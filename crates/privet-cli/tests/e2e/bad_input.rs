@@ -3,9 +3,18 @@
 use super::*;
 
 #[test]
-fn bad_input_gets_a_clear_problem_and_changes_nothing() {
+fn bad_input_gets_a_clear_problem_and_changes_nothing_on_sqlite() {
+    bad_input_changes_nothing(Backend::Sqlite);
+}
+
+#[test]
+fn bad_input_gets_a_clear_problem_and_changes_nothing_on_postgres() {
+    bad_input_changes_nothing(Backend::Postgres);
+}
+
+fn bad_input_changes_nothing(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let key = init(dir.path());
+    let (key, _db) = init_on(dir.path(), backend);
     let server = serve(dir.path());
     let api = Api::new(&server.base, &key);
     let url = format!("{}/v1/subjects", api.base);

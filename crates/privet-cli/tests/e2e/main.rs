@@ -13,9 +13,34 @@ use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_privet");
 
+/// Which store a test vault uses.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A new vault in `dir` on `backend`; returns its admin key and, for PostgreSQL, the
+/// database (kept alive by the caller, dropped with it).
+fn init_on(dir: &Path, backend: Backend) -> (String, Option<TempDatabase>) {
+    match backend {
+        Backend::Sqlite => (init(dir), None),
+        Backend::Postgres => {
+            let db = TempDatabase::new();
+            (init_with(dir, &["--store-url", &db.url()]), Some(db))
+        }
+    }
+}
+
 fn init(dir: &Path) -> String {
+    init_with(dir, &[])
+}
+
+fn init_with(dir: &Path, extra: &[&str]) -> String {
     let out = Command::new(BIN)
-        .args(["init", "--json", "--dir"])
+        .args(["init", "--json"])
+        .args(extra)
+        .arg("--dir")
         .arg(dir)
         .output()
         .unwrap();
@@ -134,3 +159,68 @@ mod cli;
 mod durability;
 mod postgres;
 mod routes;
+
+/// A fresh database on the server `DATABASE_URL` points at; dropped on drop.
+struct TempDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl TempDatabase {
+    fn new() -> Self {
+        let admin_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+            panic!("DATABASE_URL is not set: run ./scripts/test, which starts PostgreSQL")
+        });
+        // Unique per test in this process (tests run in parallel) and per process.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("privet_e2e_{}_{n}", std::process::id());
+        psql(
+            &admin_url,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        Self { admin_url, name }
+    }
+
+    /// The connection string for this database.
+    fn url(&self) -> String {
+        if self.admin_url.starts_with("postgres") {
+            let (base, query) = self
+                .admin_url
+                .split_once('?')
+                .unwrap_or((&self.admin_url, ""));
+            let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{query}")
+            };
+            format!("{base}/{}{query}", self.name)
+        } else {
+            format!("{} dbname={}", self.admin_url, self.name)
+        }
+    }
+}
+
+impl Drop for TempDatabase {
+    fn drop(&mut self) {
+        psql(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-qXc", sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -3,9 +3,18 @@
 use super::*;
 
 #[test]
-fn every_route_works_over_real_http_including_erasure() {
+fn every_route_works_over_real_http_including_erasure_on_sqlite() {
+    every_route_works(Backend::Sqlite);
+}
+
+#[test]
+fn every_route_works_over_real_http_including_erasure_on_postgres() {
+    every_route_works(Backend::Postgres);
+}
+
+fn every_route_works(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let key = init(dir.path());
+    let (key, _db) = init_on(dir.path(), backend);
     let server = serve(dir.path());
     let api = Api::new(&server.base, &key);
 
