@@ -156,6 +156,7 @@ fn problem_type(v: &Value) -> &str {
 
 mod bad_input;
 mod cli;
+mod concurrency;
 mod durability;
 mod postgres;
 mod routes;
