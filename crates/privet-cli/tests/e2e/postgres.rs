@@ -6,22 +6,8 @@ use super::*;
 
 #[test]
 fn two_servers_on_one_postgres_database_act_as_one_vault() {
-    let db = TempDatabase::new();
     let a_dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["init", "--json", "--store-url", &db.url(), "--dir"])
-        .arg(a_dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "init: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = serde_json::from_slice::<Value>(&out.stdout).unwrap()["admin_api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (key, _db) = init_on(a_dir.path(), Backend::Postgres);
     // No SQLite file: the data lives in PostgreSQL. The config may hold a password: 0600.
     assert!(!a_dir.path().join("privet.db").exists());
     use std::os::unix::fs::PermissionsExt;
@@ -109,18 +95,8 @@ fn two_servers_on_one_postgres_database_act_as_one_vault() {
 
 #[test]
 fn an_unreachable_database_is_a_clear_error_at_start() {
-    let db = TempDatabase::new();
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["init", "--json", "--store-url", &db.url(), "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "init: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_key, _db) = init_on(dir.path(), Backend::Postgres);
     let ok = Command::new(BIN)
         .args(["migrate", "--dir"])
         .arg(dir.path())
