@@ -10,6 +10,7 @@ use tokio_postgres::{Client, Transaction};
 
 use crate::error::{db, is};
 use crate::read::micros;
+use crate::{consent, principals};
 
 pub(crate) async fn write_set(client: &mut Client, w: &WriteSet) -> Result<Committed> {
     let tx = client.transaction().await.map_err(db)?;
@@ -88,6 +89,7 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
             tx.execute("DELETE FROM blind_index WHERE subject_id = $1", &[&id])
                 .await
                 .map_err(db)?;
+            consent::delete_subject(tx, id).await?;
             tx.execute("DELETE FROM records WHERE subject_id = $1", &[&id])
                 .await
                 .map_err(db)?;
@@ -115,13 +117,15 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
         Op::PutApiKey(k) => {
             let res = tx
                 .execute(
-                    "INSERT INTO api_keys (prefix, hash, principal, created_at, revoked_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO api_keys \
+                     (prefix, hash, principal, created_at, expires_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                     &[
                         &k.prefix,
                         &k.hash,
                         &k.principal,
                         &micros(k.created_at),
+                        &k.expires_at.map(micros),
                         &k.revoked_at.map(micros),
                     ],
                 )
@@ -134,6 +138,15 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
                 Err(e) => Err(db(e)),
             }
         }
+        Op::AppendConsent(e) => consent::append(tx, e).await,
+        Op::SetRestriction {
+            subject,
+            restriction,
+        } => consent::set_restriction(tx, *subject, restriction.as_ref()).await,
+        Op::PutPrincipal(p) => principals::put_principal(tx, p).await,
+        Op::RevokePrincipal { id, at } => principals::revoke_principal(tx, id, *at).await,
+        Op::PutRole(r) => principals::put_role(tx, r).await,
+        Op::ReplaceRole(r) => principals::replace_role(tx, r).await,
     }
 }
 

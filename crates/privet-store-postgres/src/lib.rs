@@ -4,16 +4,20 @@
 //! Many `privet serve` processes may share one database: every write set is one transaction;
 //! audit appends are numbered under a row lock on `audit_head`, so the log stays one
 //! gap-free sequence in commit order; unique blind-index terms are checked under a
-//! transaction-scoped advisory lock; migrations run under a session advisory lock so
-//! concurrent starts do not race. Nothing is cached in process. This crate is the only place
+//! transaction-scoped advisory lock; consent and restriction writes lock their subject's row,
+//! so an erasure cannot interleave; migrations run under a session advisory lock so
+//! concurrent starts do not race. Nothing is cached in process (a revocation holds for the
+//! next request on every server). This crate is the only place
 //! that writes SQL for PostgreSQL.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod apply;
+mod consent;
 mod error;
 mod migrate;
+mod principals;
 mod read;
 mod store;
 

@@ -7,7 +7,13 @@ use tokio_postgres::Client;
 
 use crate::error::db;
 
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../migrations/0001_init.sql")),
+    (
+        "0002_consent_principals",
+        include_str!("../migrations/0002_consent_principals.sql"),
+    ),
+];
 
 /// Arbitrary but fixed: the advisory-lock key for migrations ("privet" in ASCII).
 const LOCK_KEY: i64 = 0x7072_6976_6574;

@@ -1,7 +1,7 @@
 //! Read queries.
 
 use privet_core::{RecordId, SubjectId};
-use privet_store::{ApiKeyRow, RecordRow, Result, StoreError, StoredLeaf, SubjectData, SubjectRow};
+use privet_store::{ApiKeyRow, RecordRow, Result, StoreError, StoredLeaf, SubjectData};
 use time::OffsetDateTime;
 use tokio_postgres::Client;
 
@@ -28,19 +28,11 @@ pub(crate) async fn load_subject(
 ) -> Result<Option<SubjectData>> {
     let sid = &subject.as_bytes()[..];
     let row = c
-        .query_opt(
-            "SELECT key_version, wrapped_key, created_at FROM subjects WHERE id = $1",
-            &[&sid],
-        )
+        .query_opt(crate::consent::SUBJECT_SQL, &[&sid])
         .await
         .map_err(db)?;
     let Some(row) = row else { return Ok(None) };
-    let subject_row = SubjectRow {
-        id: subject,
-        key_version: row.get::<_, i32>(0) as u32,
-        wrapped_key: row.get(1),
-        created_at: from_micros(row.get(2))?,
-    };
+    let (subject_row, restriction, consents) = crate::consent::subject_from_row(subject, &row)?;
     let cols = "id, version, created_at, updated_at, fields";
     let rows = match record {
         Some(rid) => {
@@ -76,6 +68,8 @@ pub(crate) async fn load_subject(
     Ok(Some(SubjectData {
         subject: subject_row,
         records,
+        consents,
+        restriction,
     }))
 }
 
@@ -106,7 +100,8 @@ pub(crate) async fn lookup(
 pub(crate) async fn api_key(c: &Client, prefix: &str) -> Result<Option<ApiKeyRow>> {
     let row = c
         .query_opt(
-            "SELECT prefix, hash, principal, created_at, revoked_at FROM api_keys WHERE prefix = $1",
+            "SELECT prefix, hash, principal, created_at, expires_at, revoked_at \
+             FROM api_keys WHERE prefix = $1",
             &[&prefix],
         )
         .await
@@ -117,7 +112,8 @@ pub(crate) async fn api_key(c: &Client, prefix: &str) -> Result<Option<ApiKeyRow
         hash: r.get(1),
         principal: r.get(2),
         created_at: from_micros(r.get(3))?,
-        revoked_at: r.get::<_, Option<i64>>(4).map(from_micros).transpose()?,
+        expires_at: r.get::<_, Option<i64>>(4).map(from_micros).transpose()?,
+        revoked_at: r.get::<_, Option<i64>>(5).map(from_micros).transpose()?,
     }))
 }
 

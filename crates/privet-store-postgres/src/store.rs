@@ -4,13 +4,14 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use privet_core::{RecordId, SubjectId};
 use privet_store::{
-    ApiKeyRow, Committed, Result, Store, StoreError, StoredLeaf, SubjectData, WriteSet,
+    ApiKeyRow, Committed, ConsentEventRow, PrincipalRow, Result, RoleRow, Store, StoreError,
+    StoredLeaf, SubjectData, WriteSet,
 };
 use time::OffsetDateTime;
 use tokio_postgres::NoTls;
 
 use crate::error::{db, pool};
-use crate::{apply, migrate, read};
+use crate::{apply, consent, migrate, principals, read};
 
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone)]
@@ -117,6 +118,10 @@ impl Store for PgStore {
         read::lookup(&**self.client().await?, collection, field, term).await
     }
 
+    async fn consent_history(&self, subject: SubjectId) -> Result<Vec<ConsentEventRow>> {
+        consent::history(&**self.client().await?, subject).await
+    }
+
     async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let client = self.client().await?;
         let row = client
@@ -128,6 +133,27 @@ impl Store for PgStore {
 
     async fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRow>> {
         read::api_key(&**self.client().await?, prefix).await
+    }
+
+    async fn principal(&self, id: &str) -> Result<Option<PrincipalRow>> {
+        let grants = principals::principal_grants(&**self.client().await?, id).await?;
+        Ok(grants.map(|(p, _)| p))
+    }
+
+    async fn principals(&self) -> Result<Vec<PrincipalRow>> {
+        principals::principals(&**self.client().await?).await
+    }
+
+    async fn principal_grants(&self, id: &str) -> Result<Option<(PrincipalRow, Vec<RoleRow>)>> {
+        principals::principal_grants(&**self.client().await?, id).await
+    }
+
+    async fn role(&self, name: &str) -> Result<Option<RoleRow>> {
+        principals::role(&**self.client().await?, name).await
+    }
+
+    async fn roles(&self) -> Result<Vec<RoleRow>> {
+        principals::roles(&**self.client().await?).await
     }
 
     async fn audit_leaves(&self, from: u64, limit: u32) -> Result<Vec<StoredLeaf>> {

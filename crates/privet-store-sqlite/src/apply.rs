@@ -1,10 +1,12 @@
 //! Applies one write set's ops and audit entries inside the writer's open savepoint.
 
+use privet_core::SubjectId;
 use privet_store::{Committed, Op, RecordRow, Result, StoreError, SubjectRow, WriteSet};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::index::{self, IndexState};
 use crate::read::micros;
+use crate::{consent, principals};
 
 pub(crate) fn is_erasure(op: &Op) -> bool {
     matches!(op, Op::EraseSubject { .. })
@@ -40,13 +42,7 @@ pub(crate) fn write_set(c: &Connection, st: &mut IndexState, w: &WriteSet) -> Re
 fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
     match op {
         Op::CreateSubject(s) => create_subject(c, s),
-        Op::RequireSubject(id) => {
-            if subject_exists(c, id.as_bytes())? {
-                Ok(())
-            } else {
-                Err(StoreError::SubjectNotFound(*id))
-            }
-        }
+        Op::RequireSubject(id) => require_subject(c, *id),
         Op::PutRecord {
             record,
             expected_version,
@@ -59,6 +55,7 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
                 return Err(StoreError::SubjectNotFound(*subject));
             }
             index::delete_subject(c, subject)?;
+            consent::delete_subject(c, id)?;
             c.execute("DELETE FROM records WHERE subject_id = ?1", [id])
                 .and_then(|_| c.execute("DELETE FROM subjects WHERE id = ?1", [id]))
                 .and_then(|_| {
@@ -80,13 +77,14 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
         }
         Op::PutApiKey(k) => {
             let res = c.execute(
-                "INSERT INTO api_keys (prefix, hash, principal, created_at, revoked_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO api_keys (prefix, hash, principal, created_at, expires_at, revoked_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     k.prefix,
                     k.hash,
                     k.principal,
                     micros(k.created_at),
+                    k.expires_at.map(micros),
                     k.revoked_at.map(micros)
                 ],
             );
@@ -98,6 +96,23 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
                 Err(e) => Err(backend(e)),
             }
         }
+        Op::AppendConsent(e) => consent::append(c, e),
+        Op::SetRestriction {
+            subject,
+            restriction,
+        } => consent::set_restriction(c, *subject, restriction.as_ref()),
+        Op::PutPrincipal(p) => principals::put_principal(c, p),
+        Op::RevokePrincipal { id, at } => principals::revoke_principal(c, id, *at),
+        Op::PutRole(r) => principals::put_role(c, r),
+        Op::ReplaceRole(r) => principals::replace_role(c, r),
+    }
+}
+
+pub(crate) fn require_subject(c: &Connection, id: SubjectId) -> Result<()> {
+    if subject_exists(c, id.as_bytes())? {
+        Ok(())
+    } else {
+        Err(StoreError::SubjectNotFound(id))
     }
 }
 

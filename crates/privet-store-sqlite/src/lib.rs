@@ -12,8 +12,10 @@
 
 mod apply;
 pub mod baseline;
+mod consent;
 mod index;
 mod migrate;
+mod principals;
 mod read;
 mod store;
 mod writer;

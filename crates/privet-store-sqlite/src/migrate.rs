@@ -7,7 +7,13 @@ use rusqlite::Connection;
 
 /// Migrations in order; index + 1 is the version each one produces. Names match the
 /// PostgreSQL backend's.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../migrations/0001_init.sql")),
+    (
+        "0002_consent_principals",
+        include_str!("../migrations/0002_consent_principals.sql"),
+    ),
+];
 
 /// The schema version this build writes.
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -1,17 +1,19 @@
 //! Read queries, run on pooled reader connections.
 
 use privet_core::{RecordId, SubjectId};
-use privet_store::{ApiKeyRow, RecordRow, Result, StoreError, StoredLeaf, SubjectData, SubjectRow};
+use privet_store::{
+    ApiKeyRow, RecordRow, RestrictionRow, Result, StoreError, StoredLeaf, SubjectData, SubjectRow,
+};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
 pub(crate) use privet_store::micros;
 
-fn from_micros(m: i64) -> rusqlite::Result<OffsetDateTime> {
+pub(crate) fn from_micros(m: i64) -> rusqlite::Result<OffsetDateTime> {
     privet_store::from_micros(m).ok_or(rusqlite::Error::IntegralValueOutOfRange(0, m))
 }
 
-fn backend(e: rusqlite::Error) -> StoreError {
+pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
@@ -20,7 +22,36 @@ fn id16<T>(row: &Row<'_>, i: usize, make: fn([u8; 16]) -> T) -> rusqlite::Result
     Ok(make(b))
 }
 
+/// Runs `f` inside one read transaction, so every statement of it sees the same snapshot
+/// (outside one, each statement of a WAL reader sees the latest commit, and a read could mix
+/// a subject with the consents of after its erasure).
+fn in_snapshot<T>(c: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    let run = |sql: &str| {
+        c.prepare_cached(sql)
+            .and_then(|mut s| s.execute([]))
+            .map_err(backend)
+    };
+    run("BEGIN")?;
+    let out = f(c);
+    // Ending a read transaction cannot lose anything; COMMIT and ROLLBACK both just end it.
+    let end = run("COMMIT");
+    if end.is_err() {
+        let _ = run("ROLLBACK");
+    }
+    let value = out?;
+    end.map(|_| value)
+}
+
 pub(crate) fn load_subject(
+    c: &Connection,
+    subject: SubjectId,
+    collection: &str,
+    record: Option<RecordId>,
+) -> Result<Option<SubjectData>> {
+    in_snapshot(c, |c| load_subject_in(c, subject, collection, record))
+}
+
+fn load_subject_in(
     c: &Connection,
     subject: SubjectId,
     collection: &str,
@@ -28,22 +59,36 @@ pub(crate) fn load_subject(
 ) -> Result<Option<SubjectData>> {
     let sid = &subject.as_bytes()[..];
     let row = c
-        .prepare_cached("SELECT key_version, wrapped_key, created_at FROM subjects WHERE id = ?1")
+        .prepare_cached(
+            "SELECT s.key_version, s.wrapped_key, s.created_at, r.reason, r.at, r.actor \
+             FROM subjects s LEFT JOIN restrictions r ON r.subject_id = s.id WHERE s.id = ?1",
+        )
         .and_then(|mut s| {
             s.query_row([sid], |r| {
-                Ok(SubjectRow {
+                let subject_row = SubjectRow {
                     id: subject,
                     key_version: r.get(0)?,
                     wrapped_key: r.get(1)?,
                     created_at: from_micros(r.get(2)?)?,
-                })
+                };
+                let restriction = match r.get::<_, Option<String>>(3)? {
+                    Some(reason) => Some(RestrictionRow {
+                        subject,
+                        reason,
+                        at: from_micros(r.get(4)?)?,
+                        actor: r.get(5)?,
+                    }),
+                    None => None,
+                };
+                Ok((subject_row, restriction))
             })
             .optional()
         })
         .map_err(backend)?;
-    let Some(subject_row) = row else {
+    let Some((subject_row, restriction)) = row else {
         return Ok(None);
     };
+    let consents = crate::consent::latest(c, subject)?;
     let mut raw: Vec<(RecordId, i64, i64, i64, Vec<u8>)> = Vec::new();
     let map = |r: &Row<'_>| {
         Ok((
@@ -96,6 +141,8 @@ pub(crate) fn load_subject(
     Ok(Some(SubjectData {
         subject: subject_row,
         records,
+        consents,
+        restriction,
     }))
 }
 
@@ -107,7 +154,8 @@ pub(crate) fn meta(c: &Connection, key: &str) -> Result<Option<Vec<u8>>> {
 
 pub(crate) fn api_key(c: &Connection, prefix: &str) -> Result<Option<ApiKeyRow>> {
     c.prepare_cached(
-        "SELECT prefix, hash, principal, created_at, revoked_at FROM api_keys WHERE prefix = ?1",
+        "SELECT prefix, hash, principal, created_at, expires_at, revoked_at \
+         FROM api_keys WHERE prefix = ?1",
     )
     .and_then(|mut s| {
         s.query_row([prefix], |r| {
@@ -116,7 +164,8 @@ pub(crate) fn api_key(c: &Connection, prefix: &str) -> Result<Option<ApiKeyRow>>
                 hash: r.get(1)?,
                 principal: r.get(2)?,
                 created_at: from_micros(r.get(3)?)?,
-                revoked_at: r.get::<_, Option<i64>>(4)?.map(from_micros).transpose()?,
+                expires_at: r.get::<_, Option<i64>>(4)?.map(from_micros).transpose()?,
+                revoked_at: r.get::<_, Option<i64>>(5)?.map(from_micros).transpose()?,
             })
         })
         .optional()

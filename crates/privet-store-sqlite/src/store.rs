@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use privet_core::{RecordId, SubjectId};
 use privet_store::{
-    ApiKeyRow, Committed, Result, Store, StoreError, StoredLeaf, SubjectData, WriteSet,
+    ApiKeyRow, Committed, ConsentEventRow, PrincipalRow, Result, RoleRow, Store, StoreError,
+    StoredLeaf, SubjectData, WriteSet,
 };
 use rusqlite::{Connection, OpenFlags};
 use time::OffsetDateTime;
 
 use crate::writer::Writer;
-use crate::{migrate, read};
+use crate::{consent, migrate, principals, read};
 
 /// Tuning knobs. The defaults are what `privet serve` uses.
 #[derive(Debug, Clone)]
@@ -123,7 +124,10 @@ fn with_reader<T>(
         }
     };
     let out = f(&conn);
-    if let Ok(mut p) = pool.lock() {
+    // A connection left inside a transaction (its end failed) is dropped, not reused.
+    if conn.is_autocommit()
+        && let Ok(mut p) = pool.lock()
+    {
         p.push(conn);
     }
     out
@@ -204,12 +208,37 @@ impl Store for SqliteStore {
         self.point_read(|c| crate::index::lookup(c, collection, field, term))
     }
 
+    async fn consent_history(&self, subject: SubjectId) -> Result<Vec<ConsentEventRow>> {
+        self.point_read(|c| consent::history(c, subject))
+    }
+
     async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.point_read(|c| read::meta(c, key))
     }
 
     async fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRow>> {
         self.point_read(|c| read::api_key(c, prefix))
+    }
+
+    async fn principal(&self, id: &str) -> Result<Option<PrincipalRow>> {
+        self.point_read(|c| principals::principal_grants(c, id))
+            .map(|g| g.map(|(p, _)| p))
+    }
+
+    async fn principals(&self) -> Result<Vec<PrincipalRow>> {
+        self.read(principals::principals).await
+    }
+
+    async fn principal_grants(&self, id: &str) -> Result<Option<(PrincipalRow, Vec<RoleRow>)>> {
+        self.point_read(|c| principals::principal_grants(c, id))
+    }
+
+    async fn role(&self, name: &str) -> Result<Option<RoleRow>> {
+        self.point_read(|c| principals::role(c, name))
+    }
+
+    async fn roles(&self) -> Result<Vec<RoleRow>> {
+        self.read(principals::roles).await
     }
 
     async fn audit_leaves(&self, from: u64, limit: u32) -> Result<Vec<StoredLeaf>> {

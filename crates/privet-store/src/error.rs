@@ -12,6 +12,12 @@ pub enum StoreError {
     /// The record does not exist.
     #[error("record {0} not found")]
     RecordNotFound(RecordId),
+    /// The principal does not exist.
+    #[error("principal {0} not found")]
+    PrincipalNotFound(String),
+    /// The role does not exist.
+    #[error("role {0} not found")]
+    RoleNotFound(String),
     /// Something with this id already exists.
     #[error("{0} already exists")]
     AlreadyExists(String),
@@ -31,6 +37,9 @@ pub enum StoreError {
         /// The unique field.
         field: String,
     },
+    /// A write set contradicts itself (a programming error above the store, never bad input).
+    #[error("invalid write: {0}")]
+    Invalid(String),
     /// A stored row cannot be decoded.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

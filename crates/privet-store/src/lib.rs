@@ -12,6 +12,7 @@
 mod codec;
 pub mod conformance;
 mod error;
+mod fold;
 mod rows;
 
 use async_trait::async_trait;
@@ -19,8 +20,10 @@ use privet_core::{RecordId, SubjectId};
 
 pub use codec::{CodecError, decode_fields, encode_fields, from_micros, micros};
 pub use error::StoreError;
+pub use fold::{GrantRow, fold_grants};
 pub use rows::{
-    ApiKeyRow, Committed, IndexEntry, Op, RecordRow, StoredLeaf, SubjectData, SubjectRow, WriteSet,
+    ApiKeyRow, Committed, ConsentEventRow, IndexEntry, Op, PrincipalRow, RecordRow, RestrictionRow,
+    RoleRow, StoredLeaf, SubjectData, SubjectRow, WriteSet,
 };
 
 /// The result type of every store call.
@@ -55,11 +58,31 @@ pub trait Store: Send + Sync + 'static {
         term: &[u8],
     ) -> Result<Vec<(SubjectId, RecordId)>>;
 
+    /// A subject's whole consent ledger in append order (oldest first; events with equal
+    /// times keep the order they were appended in). Empty for an unknown or erased subject.
+    async fn consent_history(&self, subject: SubjectId) -> Result<Vec<ConsentEventRow>>;
+
     /// A metadata value (e.g. a key-check value), if set.
     async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
 
     /// The API key registered under a public prefix, if any.
     async fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRow>>;
+
+    /// A principal by id.
+    async fn principal(&self, id: &str) -> Result<Option<PrincipalRow>>;
+
+    /// Every principal, oldest first.
+    async fn principals(&self) -> Result<Vec<PrincipalRow>>;
+
+    /// A principal and the roles it is granted that exist (in the order the principal names
+    /// them), read together: what every authenticated request needs, in one query.
+    async fn principal_grants(&self, id: &str) -> Result<Option<(PrincipalRow, Vec<RoleRow>)>>;
+
+    /// A role by name.
+    async fn role(&self, name: &str) -> Result<Option<RoleRow>>;
+
+    /// Every role, by name.
+    async fn roles(&self) -> Result<Vec<RoleRow>>;
 
     /// Audit leaves from index `from` (0-based), at most `limit` of them, in order.
     async fn audit_leaves(&self, from: u64, limit: u32) -> Result<Vec<StoredLeaf>>;

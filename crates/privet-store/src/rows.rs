@@ -37,13 +37,84 @@ pub struct RecordRow {
     pub fields: Vec<(String, Vec<u8>)>,
 }
 
-/// A subject with the records a read asked for.
+/// A subject with the records a read asked for, and everything the policy needs to decide
+/// what of them may be released, all read in one snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubjectData {
     /// The subject and its wrapped key.
     pub subject: SubjectRow,
     /// Records of the requested collection, oldest first.
     pub records: Vec<RecordRow>,
+    /// The current consent state: the latest event of each purpose that has one (whatever its
+    /// time or expiry), ordered by purpose.
+    pub consents: Vec<ConsentEventRow>,
+    /// The restriction of processing in force, if any.
+    pub restriction: Option<RestrictionRow>,
+}
+
+/// One event of a subject's consent ledger (the fields of an ISO/IEC TS 27560 consent
+/// record). The ledger is append-only; the latest event of a purpose is its current state.
+/// Enumerations are kept as strings: the store does not interpret them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentEventRow {
+    /// The subject.
+    pub subject: SubjectId,
+    /// The purpose (a data-use name, e.g. `marketing.communications.email`).
+    pub purpose: String,
+    /// `granted`, `denied` or `withdrawn`.
+    pub state: String,
+    /// When the subject gave or refused it.
+    pub at: OffsetDateTime,
+    /// How it was collected (`web_form`, `api`, `portal`, `gpc`, `import`).
+    pub source: String,
+    /// The version of the privacy notice shown.
+    pub notice_version: String,
+    /// When a grant lapses, if it does.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Who recorded it (a principal id).
+    pub actor: String,
+}
+
+/// A restriction of processing (GDPR Art. 18) in force on a subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestrictionRow {
+    /// The subject.
+    pub subject: SubjectId,
+    /// Why (a reason code or short text without personal data).
+    pub reason: String,
+    /// When it was set.
+    pub at: OffsetDateTime,
+    /// Who set it (a principal id).
+    pub actor: String,
+}
+
+/// A principal: a service or a person that holds API keys and is granted roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalRow {
+    /// Its id (`prn_…`).
+    pub id: String,
+    /// Its unique name.
+    pub name: String,
+    /// Names of the roles granted to it, in the order given (a role that does not exist
+    /// grants nothing).
+    pub roles: Vec<String>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// When it stops authenticating, if it does.
+    pub expires_at: Option<OffsetDateTime>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// A role: a named grant, its definition owned (and parsed) by the vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRow {
+    /// Its unique name.
+    pub name: String,
+    /// The definition (JSON the vault writes and reads; opaque to the store).
+    pub definition: Vec<u8>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
 }
 
 /// A blind-index entry: an HMAC term pointing at a record.
@@ -74,6 +145,8 @@ pub struct ApiKeyRow {
     pub principal: String,
     /// Creation time.
     pub created_at: OffsetDateTime,
+    /// When it stops authenticating, if it does.
+    pub expires_at: Option<OffsetDateTime>,
     /// Revocation time, if revoked.
     pub revoked_at: Option<OffsetDateTime>,
 }
@@ -116,8 +189,8 @@ pub enum Op {
         /// The field.
         field: String,
     },
-    /// Crypto-shreds a subject: destroys its wrapped key, deletes its records and index
-    /// entries, and writes the erasure ledger entry (id and time only).
+    /// Crypto-shreds a subject: destroys its wrapped key, deletes its records, index entries,
+    /// consent ledger and restriction, and writes the erasure ledger entry (id and time only).
     EraseSubject {
         /// The subject.
         subject: SubjectId,
@@ -133,6 +206,35 @@ pub enum Op {
     },
     /// Registers an API key.
     PutApiKey(ApiKeyRow),
+    /// Appends an event to a subject's consent ledger. Fails with `SubjectNotFound` unless the
+    /// subject exists, and holds off a concurrent erasure until the write set commits, so no
+    /// consent outlives its subject. Events of one subject keep their append order.
+    AppendConsent(ConsentEventRow),
+    /// Sets (`Some`, replacing any earlier one) or lifts (`None`) a subject's restriction of
+    /// processing. Fails with `SubjectNotFound` unless the subject exists; a restriction row
+    /// for another subject than `subject` is refused (`Invalid`).
+    SetRestriction {
+        /// The subject.
+        subject: SubjectId,
+        /// The restriction now in force, or `None` to lift it.
+        restriction: Option<RestrictionRow>,
+    },
+    /// Registers a principal with its roles. Fails with `AlreadyExists` if its id or its name
+    /// is taken.
+    PutPrincipal(PrincipalRow),
+    /// Revokes a principal and every API key it holds, from `at` on (a principal or key
+    /// revoked earlier keeps its first revocation time). Fails with `PrincipalNotFound`.
+    RevokePrincipal {
+        /// The principal.
+        id: String,
+        /// Revocation time.
+        at: OffsetDateTime,
+    },
+    /// Registers a role. Fails with `AlreadyExists` if the name is taken.
+    PutRole(RoleRow),
+    /// Replaces the definition of an existing role (its creation time is kept). Fails with
+    /// `RoleNotFound` if there is no role of that name.
+    ReplaceRole(RoleRow),
 }
 
 /// Everything one use case writes, committed atomically together with its audit entries.

@@ -111,6 +111,7 @@ impl Vault {
             hash: keys.api_key_hash(api_key.expose()).to_vec(),
             principal: ADMIN_PRINCIPAL.to_owned(),
             created_at: now,
+            expires_at: None,
             revoked_at: None,
         }));
         w = w.op(Op::PutMeta {

@@ -13,6 +13,12 @@ use time::OffsetDateTime;
 
 use crate::{ApiKeyRow, IndexEntry, Op, RecordRow, Store, StoreError, SubjectRow, WriteSet};
 
+mod consent;
+mod principals;
+
+pub use consent::*;
+pub use principals::*;
+
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an async expression that
 /// yields a fresh `Arc<dyn Store>`-compatible store (it is evaluated once per test).
 #[macro_export]
@@ -31,6 +37,15 @@ macro_rules! store_conformance_tests {
             meta_and_api_keys_round_trip,
             concurrent_write_sets_all_commit_in_order,
             a_record_is_only_visible_through_its_own_subject,
+            consent_ledger_keeps_append_order_and_reads_show_the_latest_per_purpose,
+            consent_for_a_missing_or_erased_subject_fails_and_keeps_nothing,
+            erasure_deletes_the_consent_ledger_and_the_restriction,
+            consents_racing_an_erasure_are_refused_or_erased_with_it,
+            restriction_is_set_replaced_and_lifted,
+            principals_round_trip_and_ids_and_names_are_unique,
+            revoking_a_principal_revokes_its_keys_once,
+            principal_grants_hold_the_principal_and_its_existing_roles,
+            roles_are_created_once_replaced_and_listed_by_name,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -418,6 +433,7 @@ pub async fn meta_and_api_keys_round_trip(store: Arc<impl Store>) {
         hash: vec![5; 32],
         principal: "admin".into(),
         created_at: now(),
+        expires_at: Some(now() + time::Duration::days(30)),
         revoked_at: None,
     };
     let w = WriteSet::new()
