@@ -2,8 +2,8 @@
 //! under the subject key with AAD binding (collection, record, field, subject); reads decrypt
 //! only the fields the policy releases.
 
-use privet_core::policy::{self, Decision, NoConsents};
 use privet_core::{Collection, Field, Purpose, RecordId, SubjectId, ValidatedData};
+use privet_core::{NoConsents, Outcome, ReadContext};
 use privet_crypto::{FieldAad, FieldCipher, KeyVersion, SubjectKey, WrappedKey};
 use privet_store::{IndexEntry, SubjectRow};
 
@@ -108,12 +108,20 @@ impl Vault {
             released: Vec::new(),
             withheld: Vec::new(),
         };
+        // Consents, restriction, masking and tokenizing are not wired in yet: the vault
+        // reads with no consents, no restriction and full plain grants.
+        let ctx = ReadContext::new(&self.inner.grants, purpose, &NoConsents, false, self.now());
         for field in collection.fields() {
-            match policy::decide(field, purpose, &NoConsents) {
-                Decision::Release => v.released.push(field),
-                Decision::Withhold(reason) => v.withheld.push(Withheld {
+            match ctx.decide(&collection.name, field).outcome {
+                Outcome::Plain => v.released.push(field),
+                Outcome::Withheld(reason) => v.withheld.push(Withheld {
                     field: field.name.clone(),
                     reason: reason.as_str().to_owned(),
+                }),
+                // Full plain grants never mask or tokenize.
+                Outcome::Masked | Outcome::Tokenized => v.withheld.push(Withheld {
+                    field: field.name.clone(),
+                    reason: privet_core::WithholdReason::NotGranted.as_str().to_owned(),
                 }),
             }
         }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use privet_audit::{Action, AuditEntry};
-use privet_core::{Collection, CollectionKind, RequestId, Schema};
+use privet_core::{Collection, CollectionKind, Grants, RequestId, Role, Schema};
 use privet_crypto::{ApiKey, Keyring};
 use privet_store::{ApiKeyRow, Op, Store, WriteSet};
 use time::OffsetDateTime;
@@ -15,6 +15,10 @@ const INITIALIZED: &str = "initialized";
 
 fn kcv_key(v: privet_crypto::KeyVersion) -> String {
     format!("kcv:{v}")
+}
+
+fn full_access(schema: &Schema) -> Grants {
+    Grants::from_roles([&Role::full_access("vault", schema)])
 }
 
 /// Who is acting, for the audit trail.
@@ -47,6 +51,10 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) keys: Keyring,
     pub(crate) clock: Arc<dyn Clock>,
+    /// What every caller may read until principals and roles are wired in: every declared
+    /// field, plain, for every purpose (consent, special-category and restriction rules
+    /// still apply).
+    pub(crate) grants: Grants,
 }
 
 impl std::fmt::Debug for Vault {
@@ -75,6 +83,7 @@ impl Vault {
         }
         Ok(Self {
             inner: Arc::new(Inner {
+                grants: full_access(&schema),
                 schema,
                 store,
                 keys,
@@ -123,6 +132,7 @@ impl Vault {
         store.apply(w.audit(entry)).await?;
         let vault = Self {
             inner: Arc::new(Inner {
+                grants: full_access(&schema),
                 schema,
                 store,
                 keys,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
 use privet_core::SubjectId;
-use privet_core::policy::{Decision, NoConsents, decide};
+use privet_core::{Grants, NoConsents, Outcome, ReadContext, Role};
 use privet_crypto::{FieldAad, KeyVersion, WrappedKey};
 use privet_vault::{Actor, Vault};
 use serde_json::{Map, Value};
@@ -210,6 +210,7 @@ async fn bench_read(n: u64, reads: usize) -> Result<()> {
     let schema = vault.schema().clone();
     let profile = schema.profile().context("no profile")?;
     let purp = schema.purpose(purpose).context("no purpose")?;
+    let grants = Grants::from_roles([&Role::full_access("bench", &schema)]);
     let store = Arc::clone(vault.store());
     println!(
         "bench read: {n} customers loaded, {} reads of each kind",
@@ -226,7 +227,7 @@ async fn bench_read(n: u64, reads: usize) -> Result<()> {
             .load_subject(*id, &profile.name, None)
             .await?
             .context("missing")?;
-        open_released(&keys, profile, purp, &data)?;
+        open_released(&keys, &grants, profile, purp, &data)?;
         t_read.push(t0.elapsed());
         let t0 = Instant::now();
         let term = email_field.normalize_query(email)?;
@@ -237,7 +238,7 @@ async fn bench_read(n: u64, reads: usize) -> Result<()> {
                 .load_subject(sid, &profile.name, Some(rid))
                 .await?
                 .context("missing")?;
-            open_released(&keys, profile, purp, &data)?;
+            open_released(&keys, &grants, profile, purp, &data)?;
         }
         t_lookup.push(t0.elapsed());
     }
@@ -295,6 +296,7 @@ async fn bench_read(n: u64, reads: usize) -> Result<()> {
 
 fn open_released(
     keys: &privet_crypto::Keyring,
+    grants: &Grants,
     coll: &privet_core::Collection,
     purpose: &privet_core::Purpose,
     data: &privet_store::SubjectData,
@@ -306,9 +308,16 @@ fn open_released(
     let key = keys.unwrap_subject_key(&data.subject.id, &wrapped)?;
     let cipher = key.cipher();
     let mut released = 0;
+    let ctx = ReadContext::new(
+        grants,
+        purpose,
+        &NoConsents,
+        false,
+        time::OffsetDateTime::now_utc(),
+    );
     for record in &data.records {
         for field in coll.fields() {
-            if !matches!(decide(field, purpose, &NoConsents), Decision::Release) {
+            if ctx.decide(&coll.name, field).outcome != Outcome::Plain {
                 continue;
             }
             if let Some((_, ct)) = record.fields.iter().find(|(n, _)| *n == field.name) {

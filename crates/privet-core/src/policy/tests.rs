@@ -1,106 +1,34 @@
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use proptest::prelude::*;
+use serde_json::json;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
 
 use super::*;
-use crate::schema::{EXAMPLE_SCHEMA, FieldType, Schema};
+use crate::consent::{
+    ChangeContext, ConsentChange, ConsentSource, ConsentState, ConsentStatus, CurrentConsents,
+    NoConsents,
+};
+use crate::grant::Role;
+use crate::schema::{EXAMPLE_SCHEMA, Schema};
 
-/// The example schema's purposes, in the column order of `EXPECTED`.
-const PURPOSES: [&str; 7] = [
-    "essential.service",
-    "essential.service.payment_processing",
-    "essential.service.security",
-    "marketing.communications.email",
-    "marketing.advertising.third_party.targeted",
-    "analytics.reporting",
-    "essential.legal_obligation",
-];
+const NOW: OffsetDateTime = datetime!(2026-03-01 12:00 UTC);
+const EMAIL: &str = "marketing.communications.email";
 
-/// Expected outcome per field and purpose (columns as in `PURPOSES`) under four consent
-/// views: none recorded, granted, denied, withdrawn (see `views`). Written out by hand.
-/// R release, P purpose not declared, N no consent, W consent withdrawn, S special category.
-#[rustfmt::skip]
-const EXPECTED: [(&str, [&str; 4]); 11] = [
-    //                           none       granted    denied     withdrawn
-    ("customers.email",         ["RPRNPPP", "RPRRPPP", "RPRNPPP", "RPRWPPP"]),
-    ("customers.name",          ["RPPNPPP", "RPPRPPP", "RPPNPPP", "RPPWPPP"]),
-    ("customers.phone",         ["RPRPPPP", "RPRPPPP", "RPRPPPP", "RPRPPPP"]),
-    ("customers.address",       ["RPPPPPP", "RPPPPPP", "RPPPPPP", "RPPPPPP"]),
-    ("customers.birth_date",    ["PPRPPRP", "PPRPPRP", "PPRPPRP", "PPRPPRP"]),
-    ("customers.gender",        ["PPPPPRP", "PPPPPRP", "PPPPPRP", "PPPPPRP"]),
-    ("customers.religion",      ["NPPPPPP", "RPPPPPP", "NPPPPPP", "WPPPPPP"]),
-    ("orders.items",            ["RPPPPRR", "RPPPPRR", "RPPPPRR", "RPPPPRR"]),
-    ("orders.total_cents",      ["RPPPPRR", "RPPPPRR", "RPPPPRR", "RPPPPRR"]),
-    ("orders.card_last4",       ["PRPPPPR", "PRPPPPR", "PRPPPPR", "PRPPPPR"]),
-    ("support_tickets.message", ["RPPPPPP", "RPPPPPP", "RPPPPPP", "RPPPPPP"]),
-];
-
-fn views() -> [Box<dyn ConsentView>; 4] {
-    let all = |state: ConsentState| -> HashMap<String, ConsentState> {
-        [PURPOSES[0], PURPOSES[3], PURPOSES[4]]
-            .iter()
-            .map(|p| (p.to_string(), state))
-            .collect()
-    };
-    [
-        Box::new(NoConsents),
-        Box::new(all(ConsentState::Granted)),
-        Box::new(
-            all(ConsentState::Denied)
-                .into_iter()
-                .collect::<BTreeMap<_, _>>(),
-        ),
-        Box::new(all(ConsentState::Withdrawn)),
-    ]
+fn schema() -> Schema {
+    Schema::from_toml_str(EXAMPLE_SCHEMA).unwrap()
 }
 
-fn letter(decision: Decision) -> char {
-    match decision {
-        Decision::Release => 'R',
-        Decision::Withhold(WithholdReason::PurposeNotDeclared) => 'P',
-        Decision::Withhold(WithholdReason::NoConsent) => 'N',
-        Decision::Withhold(WithholdReason::ConsentWithdrawn) => 'W',
-        Decision::Withhold(WithholdReason::SpecialCategory) => 'S',
-    }
+fn role(v: serde_json::Value) -> Role {
+    serde_json::from_value(v).unwrap()
 }
 
-#[test]
-fn example_schema_decisions_match_the_table_for_every_field_purpose_and_consent() {
-    let schema = Schema::from_toml_str(EXAMPLE_SCHEMA).unwrap();
-    let views = views();
-    let mut covered = std::collections::BTreeSet::new();
-    for (path, rows) in EXPECTED {
-        let (collection, name) = path.split_once('.').unwrap();
-        let field = schema.collection(collection).unwrap().field(name).unwrap();
-        covered.insert(path);
-        for (view, expected) in views.iter().zip(rows) {
-            let got: String = PURPOSES
-                .iter()
-                .map(|p| letter(decide(field, schema.purpose(p).unwrap(), view.as_ref())))
-                .collect();
-            assert_eq!(got, expected, "{path}");
-        }
-    }
-    let all_fields = schema
-        .collections()
-        .flat_map(|c| c.fields().map(move |f| format!("{}.{}", c.name, f.name)));
-    for path in all_fields {
-        assert!(covered.contains(path.as_str()), "{path} has no row");
-    }
-    assert_eq!(schema.purposes().count(), PURPOSES.len());
-}
-
-fn special_field(purposes: &[&str]) -> Field {
-    let schema = Schema::from_toml_str(EXAMPLE_SCHEMA).unwrap();
-    let mut field = schema
-        .collection("customers")
-        .unwrap()
-        .field("religion")
-        .unwrap()
-        .clone();
-    field.purposes = purposes.iter().map(|p| p.to_string()).collect();
-    field.legal_basis = None;
-    field
+fn mailer() -> Role {
+    role(json!({
+        "name": "mailer",
+        "purposes": [EMAIL],
+        "collections": {"customers": {"email": "plain", "name": "masked"}}
+    }))
 }
 
 fn purpose(name: &str, legal_basis: LegalBasis, automated_decision: bool) -> Purpose {
@@ -113,150 +41,406 @@ fn purpose(name: &str, legal_basis: LegalBasis, automated_decision: bool) -> Pur
     }
 }
 
-#[test]
-fn special_category_field_for_marketing_is_withheld_even_with_consent() {
-    let field = special_field(&[
-        "marketing.communications.email",
-        "personalize.content",
-        "essential.fraud_detection",
-    ]);
-    let granted: HashMap<String, ConsentState> = field
-        .purposes
+/// The example's religion field (special category, own consent basis), declared for
+/// `purposes` and with the given own legal basis.
+fn special_field(purposes: &[&str], legal_basis: Option<LegalBasis>) -> Field {
+    let mut field = schema()
+        .collection("customers")
+        .unwrap()
+        .field("religion")
+        .unwrap()
+        .clone();
+    field.purposes = purposes.iter().map(|p| p.to_string()).collect();
+    field.legal_basis = legal_basis;
+    field
+}
+
+fn granted(purposes: &[&str]) -> BTreeMap<String, ConsentStatus> {
+    purposes
         .iter()
-        .map(|p| (p.clone(), ConsentState::Granted))
-        .collect();
-    let special = Decision::Withhold(WithholdReason::SpecialCategory);
+        .map(|p| (p.to_string(), ConsentStatus::new(ConsentState::Granted)))
+        .collect()
+}
+
+fn all_customers(name: &str, purposes: &[&str]) -> Role {
+    role(json!({
+        "name": name,
+        "purposes": purposes,
+        "collections": {"customers": {"religion": "plain", "email": "plain", "name": "plain"}}
+    }))
+}
+
+#[test]
+fn withdrawn_consent_hides_the_field_on_the_next_read() {
+    let schema = schema();
+    let grants = Grants::from_roles([&mailer()]);
+    let p = schema.purpose(EMAIL).unwrap();
+    let email = schema
+        .collection("customers")
+        .unwrap()
+        .field("email")
+        .unwrap();
+    let ctx = ChangeContext {
+        now: NOW,
+        actor: "prn_1",
+        gpc: false,
+    };
+    let grant = ConsentChange {
+        state: ConsentState::Granted,
+        source: ConsentSource::Portal,
+        notice_version: "3".into(),
+        expires_at: None,
+    };
+    let mut current = CurrentConsents::default();
+    current.apply(grant.clone().into_event(&schema, EMAIL, ctx).unwrap());
+    let read = ReadContext::new(&grants, p, &current, false, NOW);
+    assert_eq!(read.decide("customers", email).outcome, Outcome::Plain);
+
+    let later = ChangeContext {
+        now: NOW + Duration::seconds(1),
+        ..ctx
+    };
+    let withdraw = ConsentChange {
+        state: ConsentState::Withdrawn,
+        ..grant
+    };
+    current.apply(withdraw.into_event(&schema, EMAIL, later).unwrap());
+    let read = ReadContext::new(&grants, p, &current, false, later.now);
     assert_eq!(
-        decide(
-            &field,
-            &purpose("marketing.communications.email", LegalBasis::Consent, false),
-            &granted
-        ),
-        special
-    );
-    assert_eq!(
-        decide(
-            &field,
-            &purpose("personalize.content", LegalBasis::Consent, false),
-            &granted
-        ),
-        special
-    );
-    assert_eq!(
-        decide(
-            &field,
-            &purpose(
-                "essential.fraud_detection",
-                LegalBasis::LegitimateInterest,
-                true
-            ),
-            &granted
-        ),
-        special
-    );
-    assert_eq!(
-        decide(
-            &field,
-            &purpose(
-                "essential.fraud_detection",
-                LegalBasis::LegitimateInterest,
-                false
-            ),
-            &granted
-        ),
-        Decision::Release
+        read.decide("customers", email).outcome,
+        Outcome::Withheld(WithholdReason::ConsentWithdrawn)
     );
 }
 
 #[test]
-fn an_undeclared_purpose_is_reported_before_anything_else() {
-    let field = special_field(&["essential.service"]);
-    let p = purpose("marketing.communications.email", LegalBasis::Consent, false);
+fn a_consent_with_an_expiry_releases_until_that_moment_only() {
+    let schema = schema();
+    let grants = Grants::from_roles([&mailer()]);
+    let p = schema.purpose(EMAIL).unwrap();
+    let name = schema
+        .collection("customers")
+        .unwrap()
+        .field("name")
+        .unwrap();
+    let consents = BTreeMap::from([(
+        EMAIL.to_string(),
+        ConsentStatus {
+            state: ConsentState::Granted,
+            expires_at: Some(NOW),
+        },
+    )]);
+    let at = |t| ReadContext::new(&grants, p, &consents, false, t).decide("customers", name);
+    assert_eq!(at(NOW - Duration::microseconds(1)).outcome, Outcome::Masked);
     assert_eq!(
-        decide(&field, &p, &NoConsents),
-        Decision::Withhold(WithholdReason::PurposeNotDeclared)
+        at(NOW).outcome,
+        Outcome::Withheld(WithholdReason::ConsentExpired)
     );
 }
 
 #[test]
-fn decisions_and_reasons_have_stable_names() {
-    assert_eq!(
-        WithholdReason::ConsentWithdrawn.as_str(),
-        "consent_withdrawn"
-    );
-    assert_eq!(
-        WithholdReason::SpecialCategory.to_string(),
-        "special_category"
-    );
-    assert_eq!(
-        serde_json::to_value(Decision::Release).unwrap(),
-        serde_json::json!({"decision": "release"})
-    );
-    assert_eq!(
-        serde_json::to_value(Decision::Withhold(WithholdReason::NoConsent)).unwrap(),
-        serde_json::json!({"decision": "withhold", "reason": "no_consent"})
-    );
-    assert!(Decision::Release.is_release());
-    assert_eq!(
-        serde_json::to_value(ConsentState::Withdrawn).unwrap(),
-        serde_json::json!("withdrawn")
-    );
-}
-
-fn legal_basis() -> impl Strategy<Value = LegalBasis> {
-    prop::sample::select(LegalBasis::ALL.to_vec())
-}
-
-fn consent() -> impl Strategy<Value = Option<ConsentState>> {
-    prop::option::of(prop::sample::select(vec![
-        ConsentState::Granted,
-        ConsentState::Denied,
-        ConsentState::Withdrawn,
-    ]))
-}
-
-proptest! {
-    /// Oracle: a value is released exactly when the purpose is declared, special data is not
-    /// headed for an excluded use, and any consent the use rests on is granted; a withheld
-    /// value names the first rule that failed.
-    #[test]
-    fn decide_agrees_with_the_rules_written_as_a_truth_table(
-        declared in prop::collection::vec(any::<bool>(), 4),
-        which in 0usize..4,
-        special in any::<bool>(),
-        field_basis in prop::option::of(legal_basis()),
-        purpose_basis in legal_basis(),
-        automated in any::<bool>(),
-        state in consent(),
-    ) {
-        let names = ["essential.service", "marketing.communications.email", "personalize.content", "analytics.reporting"];
-        let mut field = special_field(&[]);
-        field.ty = FieldType::String;
-        field.special_category = special;
-        field.legal_basis = field_basis;
-        field.purposes = names.iter().zip(&declared).filter(|(_, d)| **d).map(|(n, _)| n.to_string()).collect();
-        let p = purpose(names[which], purpose_basis, automated);
-        let consents: BTreeMap<String, ConsentState> = state.map(|s| (p.name.clone(), s)).into_iter().collect();
-
-        let is_declared = declared[which];
-        let excluded_use = which == 1 || which == 2 || automated;
-        let rests_on_consent = purpose_basis == LegalBasis::Consent || field_basis == Some(LegalBasis::Consent);
-        let consent_ok = !rests_on_consent || state == Some(ConsentState::Granted);
-        let release = is_declared && !(special && excluded_use) && consent_ok;
-
-        let got = decide(&field, &p, &consents);
-        prop_assert_eq!(got.is_release(), release);
-        let expected_reason = if !is_declared {
-            Some(WithholdReason::PurposeNotDeclared)
-        } else if special && excluded_use {
-            Some(WithholdReason::SpecialCategory)
-        } else if !consent_ok && state == Some(ConsentState::Withdrawn) {
-            Some(WithholdReason::ConsentWithdrawn)
-        } else if !consent_ok {
-            Some(WithholdReason::NoConsent)
-        } else {
-            None
-        };
-        prop_assert_eq!(got, expected_reason.map_or(Decision::Release, Decision::Withhold));
+fn special_category_data_never_goes_to_marketing_personalization_or_automated_decisions() {
+    let uses = [
+        purpose(EMAIL, LegalBasis::Consent, false),
+        purpose("personalize.content", LegalBasis::Consent, false),
+        purpose("marketing", LegalBasis::LegitimateInterest, false),
+        purpose(
+            "essential.fraud_detection",
+            LegalBasis::LegitimateInterest,
+            true,
+        ),
+    ];
+    let names: Vec<&str> = uses.iter().map(|p| p.name.as_str()).collect();
+    let field = special_field(&names, None);
+    let grants = Grants::from_roles([&all_customers("everything", &names)]);
+    let consents = granted(&names);
+    for p in &uses {
+        let ctx = ReadContext::new(&grants, p, &consents, false, NOW);
+        assert_eq!(
+            ctx.decide("customers", &field).outcome,
+            Outcome::Withheld(WithholdReason::SpecialCategory),
+            "{}",
+            p.name
+        );
+        assert_eq!(
+            check_lookup(&grants, p, "customers", &field),
+            Err(WithholdReason::SpecialCategory)
+        );
     }
+    // The same field for fraud detection that is not an automated decision is released;
+    // a purpose merely starting with the word (`marketingish`) is not marketing.
+    for p in [
+        purpose(
+            "essential.fraud_detection",
+            LegalBasis::LegitimateInterest,
+            false,
+        ),
+        purpose("marketingish", LegalBasis::LegitimateInterest, false),
+    ] {
+        let field = special_field(&[&p.name], None);
+        let grants = Grants::from_roles([&all_customers("r", &[&p.name])]);
+        let ctx = ReadContext::new(&grants, &p, &NoConsents, false, NOW);
+        assert_eq!(
+            ctx.decide("customers", &field).outcome,
+            Outcome::Plain,
+            "{}",
+            p.name
+        );
+    }
+}
+
+#[test]
+fn a_restricted_subject_releases_only_for_legal_obligations() {
+    let schema = schema();
+    let compliance = role(json!({
+        "name": "compliance",
+        "purposes": ["essential.legal_obligation", "essential.service"],
+        "collections": {"orders": {"total_cents": "plain"}}
+    }));
+    let grants = Grants::from_roles([&compliance]);
+    let total = schema
+        .collection("orders")
+        .unwrap()
+        .field("total_cents")
+        .unwrap();
+    let decide = |p: &str, restricted| {
+        let p = schema.purpose(p).unwrap();
+        ReadContext::new(&grants, p, &NoConsents, restricted, NOW)
+            .decide("orders", total)
+            .outcome
+    };
+    assert_eq!(decide("essential.legal_obligation", true), Outcome::Plain);
+    assert_eq!(decide("essential.service", false), Outcome::Plain);
+    assert_eq!(
+        decide("essential.service", true),
+        Outcome::Withheld(WithholdReason::Restricted)
+    );
+}
+
+#[test]
+fn reasons_are_reported_in_the_documented_order() {
+    let p = purpose(EMAIL, LegalBasis::Consent, false);
+    let no_grants = Grants::default();
+    let grants = Grants::from_roles([&all_customers("m", &[EMAIL])]);
+    let reason = |grants: &Grants, field: &Field, restricted| {
+        ReadContext::new(grants, &p, &NoConsents, restricted, NOW)
+            .decide("customers", field)
+            .outcome
+            .reason()
+    };
+    // Every rule fails: the undeclared purpose is reported.
+    let undeclared = special_field(&["essential.service"], Some(LegalBasis::Consent));
+    assert_eq!(
+        reason(&no_grants, &undeclared, true),
+        Some(WithholdReason::PurposeNotDeclared)
+    );
+    // Declared, but special, ungranted, restricted and without consent.
+    let special = special_field(&[EMAIL], Some(LegalBasis::Consent));
+    assert_eq!(
+        reason(&no_grants, &special, true),
+        Some(WithholdReason::SpecialCategory)
+    );
+    // Not special: ungranted comes before the subject's restriction and consent, so a
+    // caller without the grant learns nothing of either.
+    let mut plain = special.clone();
+    plain.special_category = false;
+    assert_eq!(
+        reason(&no_grants, &plain, true),
+        Some(WithholdReason::NotGranted)
+    );
+    assert_eq!(
+        reason(&grants, &plain, true),
+        Some(WithholdReason::Restricted)
+    );
+    assert_eq!(
+        reason(&grants, &plain, false),
+        Some(WithholdReason::NoConsent)
+    );
+    let mut sorted = WithholdReason::ALL.to_vec();
+    sorted.sort();
+    assert_eq!(sorted, WithholdReason::ALL);
+}
+
+#[test]
+fn a_purpose_from_one_role_and_a_field_from_another_release_nothing() {
+    let schema = schema();
+    let support = role(json!({
+        "name": "support",
+        "purposes": ["essential.service"],
+        "collections": {"customers": {"address": "plain"}}
+    }));
+    let marketing_no_fields = role(json!({"name": "m", "purposes": [EMAIL]}));
+    let grants = Grants::from_roles([&support, &marketing_no_fields]);
+    let email = schema
+        .collection("customers")
+        .unwrap()
+        .field("email")
+        .unwrap();
+    let p = schema.purpose(EMAIL).unwrap();
+    let consents = granted(&[EMAIL]);
+    let ctx = ReadContext::new(&grants, p, &consents, false, NOW);
+    assert_eq!(
+        ctx.decide("customers", email).outcome,
+        Outcome::Withheld(WithholdReason::NotGranted)
+    );
+    assert_eq!(
+        check_lookup(&grants, p, "customers", email),
+        Err(WithholdReason::NotGranted)
+    );
+}
+
+#[test]
+fn a_release_names_the_granting_role() {
+    let schema = schema();
+    let analyst = role(json!({
+        "name": "analyst",
+        "purposes": ["analytics.reporting"],
+        "collections": {"customers": {"gender": "tokenized"}}
+    }));
+    let grants = Grants::from_roles([&mailer(), &analyst]);
+    let p = schema.purpose("analytics.reporting").unwrap();
+    let gender = schema
+        .collection("customers")
+        .unwrap()
+        .field("gender")
+        .unwrap();
+    let d = ReadContext::new(&grants, p, &NoConsents, false, NOW).decide("customers", gender);
+    assert_eq!(
+        d,
+        Decision {
+            outcome: Outcome::Tokenized,
+            role: Some("analyst")
+        }
+    );
+}
+
+#[test]
+fn a_lookup_needs_the_purpose_declared_and_granted_for_the_search_field() {
+    let schema = schema();
+    let grants = Grants::from_roles([&mailer()]);
+    let customers = schema.collection("customers").unwrap();
+    let email = customers.field("email").unwrap();
+    let phone = customers.field("phone").unwrap();
+    let marketing = schema.purpose(EMAIL).unwrap();
+    let security = schema.purpose("essential.service.security").unwrap();
+    // Consent is the found subject's business, decided on the read that follows.
+    assert_eq!(check_lookup(&grants, marketing, "customers", email), Ok(()));
+    assert_eq!(
+        check_lookup(&grants, marketing, "customers", phone),
+        Err(WithholdReason::PurposeNotDeclared)
+    );
+    assert_eq!(
+        check_lookup(&grants, security, "customers", email),
+        Err(WithholdReason::NotGranted)
+    );
+}
+
+fn write_schema() -> Schema {
+    let toml = format!(
+        "{EXAMPLE_SCHEMA}\n{}",
+        r#"
+[collections.preferences]
+kind = "records"
+
+[collections.preferences.fields.topics]
+type = "string"
+category = "user.behavior"
+purposes = ["marketing.communications.email"]
+
+[collections.preferences.fields.ad_profile]
+type = "string"
+category = "user.behavior"
+purposes = ["marketing.communications.email", "marketing.advertising.third_party.targeted"]
+"#
+    );
+    Schema::from_toml_str(&toml).unwrap()
+}
+
+#[test]
+fn collecting_a_field_needs_a_purpose_with_a_valid_legal_basis() {
+    let schema = write_schema();
+    let customers = schema.collection("customers").unwrap();
+    // Without any consent: every customers field rests on contract or legitimate interest,
+    // except religion, which asks for consent of its own.
+    let err = check_write(&schema, customers.fields(), &NoConsents, NOW).unwrap_err();
+    assert_eq!(
+        err.0,
+        [WriteRefusal {
+            field: "religion".into(),
+            reason: WithholdReason::NoConsent,
+            needs_consent_to: vec!["essential.service".into()],
+        }]
+    );
+    assert_eq!(err.to_string(), "religion: no_consent");
+    let consents = granted(&["essential.service"]);
+    assert_eq!(
+        check_write(&schema, customers.fields(), &consents, NOW),
+        Ok(())
+    );
+
+    // A field kept only for consent-based purposes needs one of those consents.
+    let prefs = schema.collection("preferences").unwrap();
+    let ad_profile = prefs.field("ad_profile").unwrap();
+    let withdrawn = BTreeMap::from([(
+        EMAIL.to_string(),
+        ConsentStatus::new(ConsentState::Withdrawn),
+    )]);
+    let err = check_write(&schema, [ad_profile], &withdrawn, NOW).unwrap_err();
+    assert_eq!(err.0[0].reason, WithholdReason::ConsentWithdrawn);
+    assert_eq!(
+        err.0[0].needs_consent_to,
+        [EMAIL, "marketing.advertising.third_party.targeted"]
+    );
+    let expired = BTreeMap::from([(
+        EMAIL.to_string(),
+        ConsentStatus {
+            state: ConsentState::Granted,
+            expires_at: Some(NOW),
+        },
+    )]);
+    let err = check_write(&schema, prefs.fields(), &expired, NOW).unwrap_err();
+    let refused: Vec<(&str, WithholdReason)> =
+        err.0.iter().map(|r| (r.field.as_str(), r.reason)).collect();
+    assert_eq!(
+        refused,
+        [
+            ("topics", WithholdReason::ConsentExpired),
+            ("ad_profile", WithholdReason::ConsentExpired)
+        ]
+    );
+    let ads = granted(&["marketing.advertising.third_party.targeted"]);
+    assert_eq!(check_write(&schema, [ad_profile], &ads, NOW), Ok(()));
+    assert!(check_write(&schema, prefs.fields(), &ads, NOW).is_err());
+}
+
+#[test]
+fn outcomes_and_reasons_have_stable_names() {
+    let codes: Vec<&str> = WithholdReason::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            "purpose_not_declared",
+            "special_category",
+            "not_granted",
+            "restricted",
+            "no_consent",
+            "consent_withdrawn",
+            "consent_expired"
+        ]
+    );
+    for r in WithholdReason::ALL {
+        assert_eq!(r.as_str().parse(), Ok(r));
+        assert_eq!(serde_json::to_value(r).unwrap(), json!(r.as_str()));
+        assert_eq!(r.to_string(), r.as_str());
+    }
+    assert!("forbidden".parse::<WithholdReason>().is_err());
+    assert_eq!(
+        serde_json::to_value(Outcome::Masked).unwrap(),
+        json!({"outcome": "masked"})
+    );
+    assert_eq!(
+        serde_json::to_value(Outcome::Withheld(WithholdReason::ConsentExpired)).unwrap(),
+        json!({"outcome": "withheld", "reason": "consent_expired"})
+    );
+    assert_eq!(Outcome::Tokenized.access(), Some(Access::Tokenized));
+    assert_eq!(Outcome::Plain.reason(), None);
 }
