@@ -17,6 +17,7 @@ use crate::kdf::{
     self, HmacSha256, KEY_CHECK_MESSAGE, LABEL_API_KEY, LABEL_DEK_WRAP, LABEL_KEY_CHECK,
 };
 use crate::master::{KEY_LEN, KeyVersion, MasterKey};
+use crate::token::{TokenRoot, Tokenizer};
 
 /// A subject key wrapped (encrypted) under one master-key version.
 ///
@@ -55,7 +56,7 @@ impl VersionKeys {
 /// The versioned master keys (KEKs) of a vault and everything derived from them.
 ///
 /// The highest version is current: it wraps new subject keys and keys the blind indexes.
-/// API-key hashes are keyed from the lowest version (v1), so they survive rotation.
+/// API-key hashes and tokens are keyed from the lowest version (v1), so they survive rotation.
 /// Key material is zeroized on drop (see the crate docs for the limits of that);
 /// `Debug` shows versions only.
 pub struct Keyring {
@@ -63,6 +64,7 @@ pub struct Keyring {
     current: KeyVersion,
     blind: BlindIndexKeys,
     api_key: HmacSha256,
+    tokens: TokenRoot,
 }
 
 impl Keyring {
@@ -74,12 +76,14 @@ impl Keyring {
         let master = MasterKey::generate();
         let blind = BlindIndexKeys::new(&master);
         let api_key = api_key_mac(&master);
+        let tokens = TokenRoot::new(&master);
         let versions = BTreeMap::from([(KeyVersion::V1, VersionKeys::derive(master))]);
         Keyring {
             versions,
             current: KeyVersion::V1,
             blind,
             api_key,
+            tokens,
         }
     }
 
@@ -94,6 +98,7 @@ impl Keyring {
         let (_, oldest_key) = keys.first_key_value()?;
         let blind = BlindIndexKeys::new(current_key);
         let api_key = api_key_mac(oldest_key);
+        let tokens = TokenRoot::new(oldest_key);
         let versions = keys
             .into_iter()
             .map(|(v, k)| (v, VersionKeys::derive(k)))
@@ -103,6 +108,7 @@ impl Keyring {
             current,
             blind,
             api_key,
+            tokens,
         })
     }
 
@@ -212,6 +218,13 @@ impl Keyring {
         let mut mac = self.api_key.clone();
         mac.update(api_key.as_bytes());
         mac.finalize().into_bytes().into()
+    }
+
+    /// The tokenizer of `role`: deterministic pseudonyms of field values under a key
+    /// HKDF-derived from the lowest master-key version with label `"privet token v1"` and
+    /// the role name. Derive it once per request (it costs an HKDF expansion).
+    pub fn tokenizer(&self, role: &str) -> Tokenizer {
+        self.tokens.tokenizer(role)
     }
 
     /// Whether a presented API key matches a stored hash, compared in constant time.

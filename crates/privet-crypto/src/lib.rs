@@ -2,8 +2,9 @@
 //!
 //! This crate owns the master keys (KEKs) and where they come from ([`KeyProvider`]:
 //! [`KeyFile`], [`EnvKey`]), the [`Keyring`] and everything derived from it (wrapping of
-//! subject keys, key-check values, blind indexes, API-key hashes), subject keys (DEKs) and
-//! field encryption ([`SubjectKey`], [`FieldCipher`]), and API-key generation.
+//! subject keys, key-check values, blind indexes, API-key hashes, per-role tokens
+//! ([`Tokenizer`])), subject keys (DEKs) and field encryption ([`SubjectKey`],
+//! [`FieldCipher`]), and API-key generation.
 //!
 //! It must never: implement a cryptographic primitive itself (everything is RustCrypto:
 //! AES-256-GCM, HKDF-SHA256, HMAC-SHA256), log or print key material or plaintext, put key
@@ -18,7 +19,10 @@
 //!   length-prefixed (u32 BE). Wrapped-key AAD: `"privet/dek/v1"` || subject id || version.
 //! - Derived keys: HKDF-SHA256 over a master key with labels `"privet dek-wrap v1"`,
 //!   `"privet key-check v1"`, `"privet blind-index v1"` (+ collection and field, each
-//!   length-prefixed u64 BE) and `"privet api-key v1"`.
+//!   length-prefixed u64 BE), `"privet api-key v1"` and `"privet token v1"` (+ role name,
+//!   length-prefixed u64 BE).
+//! - Tokens: `tok_` + hex of the first 16 bytes of HMAC-SHA256 over collection, field and
+//!   normalized value, each length-prefixed (u64 BE).
 //!
 //! # Randomness and zeroization
 //! Keys and nonces come from the operating system ([`rand_core::OsRng`]). If it fails,
@@ -40,6 +44,7 @@ mod kdf;
 mod keyring;
 mod master;
 mod provider;
+mod token;
 
 pub use aad::FieldAad;
 pub use apikey::{ApiKey, api_key_prefix, generate_api_key};
@@ -51,3 +56,4 @@ pub use keyring::{Keyring, WrappedKey};
 pub use master::{KeyVersion, KeyVersionParseError, MasterKey};
 pub use privet_core::Sensitive;
 pub use provider::{EnvKey, KeyFile, KeyProvider};
+pub use token::{TOKEN_BYTES, TOKEN_PREFIX, Tokenizer};
