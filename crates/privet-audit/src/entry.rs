@@ -26,6 +26,18 @@ pub enum Action {
     RecordRead,
     /// An administrative act (vault initialised, key created, …).
     Admin,
+    /// A consent was recorded (granted, denied, withdrawn), or a GPC opt-out.
+    ConsentUpdate,
+    /// A subject's consents, their history or a receipt were read.
+    ConsentRead,
+    /// A restriction of processing was set or lifted.
+    RestrictionUpdate,
+    /// A principal was created (with its API key).
+    PrincipalCreate,
+    /// A principal and its keys were revoked.
+    PrincipalRevoke,
+    /// A role was created or replaced.
+    RoleUpdate,
 }
 
 /// The outcome of the policy decision for this access.

@@ -52,6 +52,15 @@ enum Command {
     /// Create, read, look up and erase data subjects directly (no server needed).
     #[command(subcommand)]
     Subject(commands::subject::Command),
+    /// Record and show a subject's consents (grant, deny, withdraw, show, history).
+    #[command(subcommand)]
+    Consent(commands::consent::Command),
+    /// Manage principals: services or people holding API keys, with roles.
+    #[command(subcommand)]
+    Principal(commands::principal::PrincipalCommand),
+    /// Manage roles: which purposes, and which fields shown how (plain, masked, tokenized).
+    #[command(subcommand)]
+    Role(commands::principal::RoleCommand),
     /// Import a CSV or JSON Lines file into a collection, in atomic batches.
     Import(commands::import::Args),
     /// Measure Privet against a baseline in the same run (build with --release).
@@ -80,6 +89,9 @@ fn main() -> ExitCode {
             Command::Demo(a) => commands::demo::run(a).await,
             Command::Schema(c) => commands::schema::run(c),
             Command::Subject(c) => commands::subject::run(c).await,
+            Command::Consent(c) => commands::consent::run(c).await,
+            Command::Principal(c) => commands::principal::principal(c).await,
+            Command::Role(c) => commands::principal::role(c).await,
             Command::Import(a) => commands::import::run(a).await,
             Command::Bench(c) => commands::bench::run(c).await,
         }

@@ -29,11 +29,16 @@ impl FromRequestParts<Vault> for Auth {
             )
         })?;
         let principal = vault.authenticate(presented).await.map_err(Problem::from)?;
-        Ok(Auth(Actor {
-            id: principal.id,
-            request_id,
-        }))
+        Ok(Auth(Actor::principal(&principal, request_id)))
     }
+}
+
+/// Whether the request carries the Global Privacy Control signal (`Sec-GPC: 1`).
+pub(crate) fn gpc(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-gpc")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "1")
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{health, records, subjects};
+use crate::routes::{admin, consents, health, records, subjects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,9 @@ use crate::routes::{health, records, subjects};
     paths(
         subjects::create, subjects::create_batch, subjects::read, subjects::find, subjects::search,
         subjects::update, subjects::erase, records::create, records::list, records::read,
+        consents::put, consents::current, consents::history, consents::restrict, consents::lift,
+        admin::create_role, admin::replace_role, admin::role, admin::roles,
+        admin::create_principal, admin::principals, admin::revoke_principal,
         health::healthz, health::readyz,
     ),
     modifiers(&BearerAuth),

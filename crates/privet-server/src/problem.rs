@@ -31,6 +31,20 @@ pub enum ProblemKind {
     LookupNotAllowed,
     /// Missing or invalid API key.
     Unauthorized,
+    /// The caller's roles do not allow this (`reason` says why).
+    Forbidden,
+    /// A write would collect data without a lawful basis (e.g. consent not given).
+    NoLawfulBasis,
+    /// A consent change the rules refuse (`code` says which rule).
+    InvalidConsent,
+    /// A role that does not match the schema.
+    InvalidRole,
+    /// Unknown role.
+    RoleNotFound,
+    /// Unknown principal.
+    PrincipalNotFound,
+    /// A role or principal of that name exists.
+    AlreadyExists,
     /// Unknown or erased subject.
     SubjectNotFound,
     /// Unknown record.
@@ -110,6 +124,33 @@ impl ProblemKind {
                 StatusCode::UNAUTHORIZED,
                 "Missing or invalid API key",
             ),
+            Forbidden => (
+                "forbidden",
+                StatusCode::FORBIDDEN,
+                "Not allowed for this caller",
+            ),
+            NoLawfulBasis => (
+                "no-lawful-basis",
+                StatusCode::FORBIDDEN,
+                "No lawful basis to collect this data",
+            ),
+            InvalidConsent => (
+                "invalid-consent",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Consent change refused",
+            ),
+            InvalidRole => (
+                "invalid-role",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Role does not match the schema",
+            ),
+            RoleNotFound => ("role-not-found", StatusCode::NOT_FOUND, "Role not found"),
+            PrincipalNotFound => (
+                "principal-not-found",
+                StatusCode::NOT_FOUND,
+                "Principal not found",
+            ),
+            AlreadyExists => ("already-exists", StatusCode::CONFLICT, "Already exists"),
             SubjectNotFound => (
                 "subject-not-found",
                 StatusCode::NOT_FOUND,
@@ -282,6 +323,39 @@ impl From<VaultError> for Problem {
             VaultError::Conflict => Problem::new(K::Conflict, detail),
             VaultError::Duplicate { .. } => Problem::new(K::Duplicate, detail),
             VaultError::Unauthorized => Problem::new(K::Unauthorized, detail),
+            VaultError::Forbidden { reason, .. } => Problem::new(K::Forbidden, detail)
+                .with("reason", Value::String(reason.as_str().to_owned())),
+            VaultError::NotAdmin => Problem::new(K::Forbidden, detail)
+                .with("reason", Value::String("not_admin".to_owned())),
+            VaultError::WriteRefused(refused) => {
+                let list = refused
+                    .0
+                    .iter()
+                    .map(|r| {
+                        json!({"field": r.field, "reason": r.reason.as_str(),
+                               "needs_consent_to": r.needs_consent_to})
+                    })
+                    .collect();
+                Problem::new(K::NoLawfulBasis, detail).with("errors", Value::Array(list))
+            }
+            VaultError::Consent(ref c) => match c {
+                privet_core::ConsentError::UnknownPurpose { .. } => {
+                    Problem::new(K::UnknownPurpose, detail)
+                }
+                _ => Problem::new(K::InvalidConsent, detail)
+                    .with("code", Value::String(c.code().to_owned())),
+            },
+            VaultError::InvalidRole(errors) => {
+                let list = errors
+                    .problems()
+                    .iter()
+                    .map(|p| json!({"path": p.path, "message": p.message}))
+                    .collect();
+                Problem::new(K::InvalidRole, detail).with("errors", Value::Array(list))
+            }
+            VaultError::RoleNotFound(_) => Problem::new(K::RoleNotFound, detail),
+            VaultError::PrincipalNotFound(_) => Problem::new(K::PrincipalNotFound, detail),
+            VaultError::AlreadyExists(_) => Problem::new(K::AlreadyExists, detail),
             VaultError::Integrity { .. } => Problem::internal(K::IntegrityFailure, &detail),
             ref err if err.is_unavailable() => {
                 tracing::warn!(cause = %err, "store unavailable");

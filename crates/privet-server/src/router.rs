@@ -9,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use privet_core::RequestId;
 use privet_vault::Vault;
 use tokio::net::TcpListener;
@@ -55,6 +55,35 @@ pub fn router(vault: Vault, config: &ServerConfig) -> Router {
             get(routes::subjects::read)
                 .patch(routes::subjects::update)
                 .delete(routes::subjects::erase),
+        )
+        .route("/v1/subjects/{id}/consents", get(routes::consents::current))
+        .route(
+            "/v1/subjects/{id}/consents/history",
+            get(routes::consents::history),
+        )
+        .route(
+            "/v1/subjects/{id}/consents/{purpose}",
+            put(routes::consents::put),
+        )
+        .route(
+            "/v1/subjects/{id}/restriction",
+            put(routes::consents::restrict).delete(routes::consents::lift),
+        )
+        .route(
+            "/v1/roles",
+            post(routes::admin::create_role).get(routes::admin::roles),
+        )
+        .route(
+            "/v1/roles/{name}",
+            get(routes::admin::role).put(routes::admin::replace_role),
+        )
+        .route(
+            "/v1/principals",
+            post(routes::admin::create_principal).get(routes::admin::principals),
+        )
+        .route(
+            "/v1/principals/{id}",
+            delete(routes::admin::revoke_principal),
         )
         .route(
             "/v1/subjects/{id}/records/{collection}",

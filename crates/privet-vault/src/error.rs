@@ -2,7 +2,8 @@
 //! at. Variants carry ids, names and codes, never personal values; the server maps each to
 //! one stable problem type.
 
-use privet_core::{RecordId, SubjectId, ValidationErrors};
+use privet_core::policy::{WithholdReason, WriteRefused};
+use privet_core::{ConsentError, RecordId, RoleErrors, SubjectId, ValidationErrors};
 use privet_crypto::CryptoError;
 use privet_store::StoreError;
 
@@ -74,9 +75,38 @@ pub enum VaultError {
         /// The unique field.
         field: String,
     },
-    /// The API key is missing, unknown, revoked or wrong.
+    /// The API key is missing, unknown, revoked, expired or wrong.
     #[error("invalid API key")]
     Unauthorized,
+    /// The caller's roles do not allow this (the policy's reason code says why).
+    #[error("{detail}")]
+    Forbidden {
+        /// The policy's reason, e.g. `not_granted`.
+        reason: WithholdReason,
+        /// What was refused (purpose and field names only).
+        detail: String,
+    },
+    /// The caller may not administer the vault.
+    #[error("this needs a principal whose role may administer the vault")]
+    NotAdmin,
+    /// A consent change was refused.
+    #[error("{0}")]
+    Consent(ConsentError),
+    /// A write would collect fields without a lawful basis (e.g. consent not given).
+    #[error("no lawful basis to collect: {0}")]
+    WriteRefused(WriteRefused),
+    /// A role does not match the schema.
+    #[error("invalid role: {0}")]
+    InvalidRole(RoleErrors),
+    /// No such role.
+    #[error("role `{0}` not found")]
+    RoleNotFound(String),
+    /// No such principal.
+    #[error("principal `{0}` not found")]
+    PrincipalNotFound(String),
+    /// A role or principal of that name already exists.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
     /// The master key does not match the one this vault was created with.
     #[error("{0}")]
     WrongKey(CryptoError),
@@ -108,6 +138,8 @@ impl From<StoreError> for VaultError {
             StoreError::RecordNotFound(id) => Self::RecordNotFound(id),
             StoreError::VersionConflict { .. } => Self::Conflict,
             StoreError::UniqueViolation { field, .. } => Self::Duplicate { field },
+            StoreError::RoleNotFound(name) => Self::RoleNotFound(name),
+            StoreError::PrincipalNotFound(id) => Self::PrincipalNotFound(id),
             other => Self::Store(other),
         }
     }

@@ -5,11 +5,13 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use privet_audit::Action;
 use privet_core::{CollectionKind, RecordId, SubjectId};
 use privet_crypto::FieldCipher;
-use privet_store::WriteSet;
+use privet_store::{ConsentEventRow, WriteSet};
 use serde_json::Value;
 
+use crate::consent::StoredConsents;
 use crate::write::{Data, validate_all};
 use crate::{Actor, ItemErrors, Vault, VaultError};
 
@@ -90,7 +92,7 @@ impl Vault {
             }
             Err(e) => return Err(e),
         };
-        let mut ciphers: HashMap<SubjectId, FieldCipher> = HashMap::new();
+        let mut ciphers: HashMap<SubjectId, (FieldCipher, Vec<ConsentEventRow>)> = HashMap::new();
         let mut w = WriteSet::new();
         let mut ids = Vec::with_capacity(valid.len());
         for (owner, v) in owners.into_iter().zip(&valid) {
@@ -105,9 +107,16 @@ impl Vault {
                         .load_subject(owner, &coll.name, Some(probe))
                         .await?;
                     let loaded = loaded.ok_or(VaultError::SubjectNotFound(owner))?;
-                    slot.insert(self.subject_key(&loaded.subject)?.cipher())
+                    let cipher = self.subject_key(&loaded.subject)?.cipher();
+                    slot.insert((cipher, loaded.consents))
                 }
             };
+            if let Err(e) = self.check_collect(actor, coll, v, &StoredConsents(&cipher.1)) {
+                return Err(self
+                    .refuse_write(actor, Action::RecordCreate, Some(owner), coll, e)
+                    .await);
+            }
+            let cipher = &cipher.0;
             let record = RecordId::new();
             let entry = self.stage_record(&mut w, actor, coll, owner, record, cipher, v);
             w.push_audit(&entry);

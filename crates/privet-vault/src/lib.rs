@@ -9,8 +9,10 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod admin;
 mod auth;
 mod clock;
+mod consent;
 mod error;
 mod import;
 mod read;
@@ -19,11 +21,13 @@ mod vault;
 mod view;
 mod write;
 
-pub use auth::{ADMIN_PRINCIPAL, Principal};
+pub use admin::{MAX_PRINCIPAL_NAME_LEN, NewPrincipal, PrincipalInfo};
+pub use auth::{ADMIN_PRINCIPAL, ADMIN_ROLE, Actor, Principal};
 pub use clock::{Clock, SystemClock};
+pub use consent::{ConsentNow, ConsentOverview, Restriction};
 pub use error::{ItemErrors, VaultError};
 pub use import::ImportOutcome;
-pub use vault::{Actor, Vault};
+pub use vault::Vault;
 pub use view::{RecordView, SubjectView, Withheld};
 
 pub use privet_core::Schema;

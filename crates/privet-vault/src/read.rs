@@ -2,7 +2,8 @@
 //! record before anything leaves — a read whose audit entry cannot be committed fails.
 
 use privet_audit::{Action, AuditEntry, Decision, WithheldField};
-use privet_core::{Collection, RecordId, SubjectId};
+use privet_core::policy::{WithholdReason, check_lookup};
+use privet_core::{Collection, Purpose, RecordId, SubjectId};
 use privet_store::{Op, SubjectData, WriteSet};
 
 use crate::seal::Verdicts;
@@ -28,7 +29,7 @@ impl Vault {
         let mut e = self.entry(actor, action);
         e.collection = Some(coll.name.clone());
         e.purpose = Some(purpose.to_owned());
-        e.fields = v.released.iter().map(|f| f.name.clone()).collect();
+        e.fields = v.released.iter().map(|r| r.field.name.clone()).collect();
         e.withheld = v
             .withheld
             .iter()
@@ -58,6 +59,57 @@ impl Vault {
         Ok(())
     }
 
+    /// Records a refused access (decision `denied`, with the policy's reason) and returns
+    /// the error to give the caller. Nothing was read.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn deny(
+        &self,
+        actor: &Actor,
+        action: Action,
+        subject: Option<SubjectId>,
+        coll: &Collection,
+        purpose: &Purpose,
+        reason: WithholdReason,
+        detail: String,
+    ) -> VaultError {
+        let mut e = self.entry(actor, action);
+        e.subject = subject;
+        e.collection = Some(coll.name.clone());
+        e.purpose = Some(purpose.name.clone());
+        e.decision = Decision::Denied;
+        e.reason = Some(reason.as_str().to_owned());
+        match self.inner.store.apply(WriteSet::new().audit(e)).await {
+            Ok(_) => VaultError::Forbidden { reason, detail },
+            Err(err) => err.into(),
+        }
+    }
+
+    /// Fails (audited) unless some role of `actor` grants `purpose`.
+    async fn require_purpose(
+        &self,
+        actor: &Actor,
+        action: Action,
+        subject: Option<SubjectId>,
+        coll: &Collection,
+        purpose: &Purpose,
+    ) -> Result<(), VaultError> {
+        if self.grants(actor).grants_purpose(&purpose.name) {
+            return Ok(());
+        }
+        let detail = format!("no role of this caller grants purpose `{}`", purpose.name);
+        Err(self
+            .deny(
+                actor,
+                action,
+                subject,
+                coll,
+                purpose,
+                WithholdReason::NotGranted,
+                detail,
+            )
+            .await)
+    }
+
     fn profile_view(
         &self,
         profile: &Collection,
@@ -85,13 +137,15 @@ impl Vault {
     ) -> Result<SubjectView, VaultError> {
         let purpose = self.purpose(purpose)?;
         let profile = self.profile()?;
+        self.require_purpose(actor, Action::SubjectRead, Some(id), profile, purpose)
+            .await?;
         let data = self
             .inner
             .store
             .load_subject(id, &profile.name, None)
             .await?;
         let data = data.ok_or(VaultError::SubjectNotFound(id))?;
-        let v = self.verdicts(profile, purpose);
+        let v = self.verdicts(self.grants(actor), profile, purpose, &data);
         let view = self.profile_view(profile, &v, &data)?;
         let mut entry = self.read_entry(actor, Action::SubjectRead, profile, &purpose.name, &v);
         entry.subject = Some(id);
@@ -116,10 +170,34 @@ impl Vault {
             .field(field)
             .filter(|f| f.searchable)
             .ok_or_else(|| VaultError::NotSearchable(field.to_owned()))?;
-        if !f.allows_purpose(&purpose.name) {
-            return Err(VaultError::LookupNotAllowed {
-                field: field.to_owned(),
-                purpose: purpose.name.clone(),
+        if let Err(reason) = check_lookup(self.grants(actor), purpose, &profile.name, f) {
+            let detail = match reason {
+                WithholdReason::NotGranted => format!(
+                    "no role of this caller grants looking up by `{field}` for purpose `{}`",
+                    purpose.name
+                ),
+                _ => format!(
+                    "field `{field}` may not be used for purpose `{}` ({reason})",
+                    purpose.name
+                ),
+            };
+            let err = self
+                .deny(
+                    actor,
+                    Action::SubjectLookup,
+                    None,
+                    profile,
+                    purpose,
+                    reason,
+                    detail,
+                )
+                .await;
+            return Err(match (reason, err) {
+                (WithholdReason::NotGranted, err) | (_, err @ VaultError::Store(_)) => err,
+                _ => VaultError::LookupNotAllowed {
+                    field: field.to_owned(),
+                    purpose: purpose.name.clone(),
+                },
             });
         }
         let term = f
@@ -130,7 +208,6 @@ impl Vault {
             .keys
             .blind_index(&profile.name, field, term.expose());
         let hits = self.inner.store.lookup(&profile.name, field, &hash).await?;
-        let v = self.verdicts(profile, purpose);
         let mut views = Vec::with_capacity(hits.len());
         let mut subjects = Vec::with_capacity(hits.len());
         let mut entries = Vec::with_capacity(hits.len().max(1));
@@ -143,6 +220,7 @@ impl Vault {
             else {
                 continue;
             };
+            let v = self.verdicts(self.grants(actor), profile, purpose, &data);
             views.push(self.profile_view(profile, &v, &data)?);
             let mut e = self.read_entry(actor, Action::SubjectLookup, profile, &purpose.name, &v);
             e.subject = Some(subject);
@@ -152,8 +230,9 @@ impl Vault {
             subjects.push(subject);
         }
         if entries.is_empty() {
-            let mut e = self.read_entry(actor, Action::SubjectLookup, profile, &purpose.name, &v);
-            e.fields = Vec::new();
+            let mut e = self.entry(actor, Action::SubjectLookup);
+            e.collection = Some(profile.name.clone());
+            e.purpose = Some(purpose.name.clone());
             e.count = Some(0);
             e.reason = Some(format!("lookup_by:{field}"));
             entries.push(e);
@@ -173,6 +252,8 @@ impl Vault {
     ) -> Result<Vec<RecordView>, VaultError> {
         let purpose = self.purpose(purpose)?;
         let coll = self.records_collection(collection)?;
+        self.require_purpose(actor, Action::RecordRead, Some(subject), coll, purpose)
+            .await?;
         let data = self
             .inner
             .store
@@ -182,7 +263,7 @@ impl Vault {
         if let (Some(id), true) = (record, data.records.is_empty()) {
             return Err(VaultError::RecordNotFound(id));
         }
-        let v = self.verdicts(coll, purpose);
+        let v = self.verdicts(self.grants(actor), coll, purpose, &data);
         let cipher = if v.released.is_empty() || data.records.is_empty() {
             None
         } else {

@@ -2,16 +2,21 @@
 //! under the subject key with AAD binding (collection, record, field, subject); reads decrypt
 //! only the fields the policy releases.
 
-use privet_core::{Collection, Field, Purpose, RecordId, SubjectId, ValidatedData};
-use privet_core::{NoConsents, Outcome, ReadContext};
-use privet_crypto::{FieldAad, FieldCipher, KeyVersion, SubjectKey, WrappedKey};
-use privet_store::{IndexEntry, SubjectRow};
+use privet_core::policy::WithholdReason;
+use privet_core::{
+    Access, Collection, Field, Grants, Purpose, ReadContext, RecordId, SubjectId, ValidatedData,
+    mask, token_input,
+};
+use privet_crypto::{FieldAad, FieldCipher, KeyVersion, SubjectKey, Tokenizer, WrappedKey};
+use privet_store::{IndexEntry, SubjectData, SubjectRow};
 
+use crate::consent::StoredConsents;
 use crate::{Vault, VaultError, Withheld};
 
-/// The policy's verdict for every declared field of a collection, for one purpose.
+/// The policy's verdict for every declared field of a collection, for one purpose and one
+/// subject.
 pub(crate) struct Verdicts<'a> {
-    pub(crate) released: Vec<&'a Field>,
+    pub(crate) released: Vec<Released<'a>>,
     pub(crate) withheld: Vec<Withheld>,
 }
 
@@ -98,46 +103,62 @@ impl Vault {
         sealed
     }
 
-    /// Decides, field by field, what `purpose` may see of `collection`.
+    /// Decides, field by field, what `actor` may see of `collection` of one subject (whose
+    /// consents and restriction are in `data`) for `purpose`, at this moment.
     pub(crate) fn verdicts<'a>(
         &self,
+        grants: &'a Grants,
         collection: &'a Collection,
-        purpose: &Purpose,
+        purpose: &'a Purpose,
+        data: &SubjectData,
     ) -> Verdicts<'a> {
         let mut v = Verdicts {
             released: Vec::new(),
             withheld: Vec::new(),
         };
-        // Consents, restriction, masking and tokenizing are not wired in yet: the vault
-        // reads with no consents, no restriction and full plain grants.
-        let ctx = ReadContext::new(&self.inner.grants, purpose, &NoConsents, false, self.now());
+        let consents = StoredConsents(&data.consents);
+        let ctx = ReadContext::new(
+            grants,
+            purpose,
+            &consents,
+            data.restriction.is_some(),
+            self.now(),
+        );
         for field in collection.fields() {
-            match ctx.decide(&collection.name, field).outcome {
-                Outcome::Plain => v.released.push(field),
-                Outcome::Withheld(reason) => v.withheld.push(Withheld {
-                    field: field.name.clone(),
-                    reason: reason.as_str().to_owned(),
+            let d = ctx.decide(&collection.name, field);
+            match (d.outcome.access(), d.role) {
+                (Some(access), Some(role)) => v.released.push(Released {
+                    field,
+                    access,
+                    role,
                 }),
-                // Full plain grants never mask or tokenize.
-                Outcome::Masked | Outcome::Tokenized => v.withheld.push(Withheld {
+                _ => v.withheld.push(Withheld {
                     field: field.name.clone(),
-                    reason: privet_core::WithholdReason::NotGranted.as_str().to_owned(),
+                    reason: d
+                        .outcome
+                        .reason()
+                        .unwrap_or(WithholdReason::NotGranted)
+                        .as_str()
+                        .to_owned(),
                 }),
             }
         }
         v
     }
 
-    /// Decrypts and decodes the released fields of one stored record.
+    /// Decrypts and decodes the released fields of one stored record, masked or tokenized
+    /// as granted.
     pub(crate) fn open_fields(
         &self,
         cipher: &FieldCipher,
         collection: &Collection,
-        released: &[&Field],
+        released: &[Released<'_>],
         record: &privet_store::RecordRow,
     ) -> Result<serde_json::Map<String, serde_json::Value>, VaultError> {
         let mut out = serde_json::Map::new();
-        for field in released {
+        let mut tokenizers: Vec<(&str, Tokenizer)> = Vec::new();
+        for r in released {
+            let field = r.field;
             let Some((_, ct)) = record.fields.iter().find(|(n, _)| *n == field.name) else {
                 continue;
             };
@@ -159,10 +180,35 @@ impl Vault {
             let value = field
                 .decode(plain.expose())
                 .map_err(|_| integrity("field failed to decode"))?;
+            let value = match r.access {
+                Access::Plain => value,
+                Access::Masked => mask(field.ty, &value),
+                Access::Tokenized => {
+                    let input = token_input(field.ty, &value);
+                    let i = match tokenizers.iter().position(|(role, _)| *role == r.role) {
+                        Some(i) => i,
+                        None => {
+                            tokenizers.push((r.role, self.inner.keys.tokenizer(r.role)));
+                            tokenizers.len() - 1
+                        }
+                    };
+                    let token = tokenizers[i].1.token(&collection.name, &field.name, &input);
+                    serde_json::Value::String(token)
+                }
+            };
             out.insert(field.name.clone(), value);
         }
         Ok(out)
     }
+}
+
+/// A field a read releases, how, and by whose grant.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Released<'a> {
+    pub(crate) field: &'a Field,
+    pub(crate) access: Access,
+    /// The granting role (keys the token of a tokenized field).
+    pub(crate) role: &'a str,
 }
 
 /// The encrypted form of one record write.

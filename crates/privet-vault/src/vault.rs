@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use privet_audit::{Action, AuditEntry};
-use privet_core::{Collection, CollectionKind, Grants, RequestId, Role, Schema};
+use privet_core::{Collection, CollectionKind, Grants, Role, Schema};
 use privet_crypto::{ApiKey, Keyring};
-use privet_store::{ApiKeyRow, Op, Store, WriteSet};
+use privet_store::{ApiKeyRow, Op, PrincipalRow, RoleRow, Store, WriteSet};
 use time::OffsetDateTime;
 
-use crate::auth::ADMIN_PRINCIPAL;
-use crate::{Clock, VaultError};
+use crate::auth::{ADMIN_PRINCIPAL, ADMIN_ROLE};
+use crate::{Actor, Clock, VaultError};
 
 const INITIALIZED: &str = "initialized";
 
@@ -17,27 +17,32 @@ fn kcv_key(v: privet_crypto::KeyVersion) -> String {
     format!("kcv:{v}")
 }
 
-fn full_access(schema: &Schema) -> Grants {
-    Grants::from_roles([&Role::full_access("vault", schema)])
+/// The operator's grant: full access to the schema, plus administration.
+fn operator_grants(schema: &Schema) -> Grants {
+    let mut role = Role::full_access("operator", schema);
+    role.admin = true;
+    Grants::from_roles([&role])
 }
 
-/// Who is acting, for the audit trail.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    /// A principal id, `admin`, or `cli`.
-    pub id: String,
-    /// The request, if the act came over HTTP.
-    pub request_id: Option<RequestId>,
-}
-
-impl Actor {
-    /// A local command-line user (whoever can read the key file).
-    pub fn cli() -> Self {
-        Self {
-            id: "cli".into(),
-            request_id: None,
-        }
-    }
+/// The ops creating the admin principal and its role (see [`ADMIN_ROLE`]).
+fn admin_ops(schema: &Schema, now: OffsetDateTime) -> Result<Vec<Op>, VaultError> {
+    let mut role = Role::full_access(ADMIN_ROLE, schema);
+    role.admin = true;
+    Ok(vec![
+        Op::PutRole(RoleRow {
+            name: ADMIN_ROLE.into(),
+            definition: crate::admin::encode_role(&role)?,
+            created_at: now,
+        }),
+        Op::PutPrincipal(PrincipalRow {
+            id: ADMIN_PRINCIPAL.into(),
+            name: ADMIN_PRINCIPAL.into(),
+            roles: vec![ADMIN_ROLE.into()],
+            created_at: now,
+            expires_at: None,
+            revoked_at: None,
+        }),
+    ])
 }
 
 /// The vault: every use case of Privet as a method. Cheap to clone.
@@ -51,10 +56,8 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) keys: Keyring,
     pub(crate) clock: Arc<dyn Clock>,
-    /// What every caller may read until principals and roles are wired in: every declared
-    /// field, plain, for every purpose (consent, special-category and restriction rules
-    /// still apply).
-    pub(crate) grants: Grants,
+    /// What the local operator is granted: every purpose and field, and administration.
+    pub(crate) operator: Grants,
 }
 
 impl std::fmt::Debug for Vault {
@@ -81,9 +84,17 @@ impl Vault {
                     .map_err(VaultError::WrongKey)?;
             }
         }
+        if store.principal(ADMIN_PRINCIPAL).await?.is_none() {
+            // A vault made before principals existed: give its admin key the admin role.
+            let mut w = WriteSet::new();
+            w.ops = admin_ops(&schema, clock.now())?;
+            let mut entry = AuditEntry::new(clock.now(), "cli", Action::RoleUpdate);
+            entry.reason = Some("admin_principal_created".into());
+            store.apply(w.audit(entry)).await?;
+        }
         Ok(Self {
             inner: Arc::new(Inner {
-                grants: full_access(&schema),
+                operator: operator_grants(&schema),
                 schema,
                 store,
                 keys,
@@ -114,6 +125,7 @@ impl Vault {
                 value: kcv.to_vec(),
             });
         }
+        w.ops.extend(admin_ops(&schema, now)?);
         let api_key = privet_crypto::generate_api_key();
         w = w.op(Op::PutApiKey(ApiKeyRow {
             prefix: api_key.prefix().to_owned(),
@@ -132,7 +144,7 @@ impl Vault {
         store.apply(w.audit(entry)).await?;
         let vault = Self {
             inner: Arc::new(Inner {
-                grants: full_access(&schema),
+                operator: operator_grants(&schema),
                 schema,
                 store,
                 keys,

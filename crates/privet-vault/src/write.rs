@@ -1,27 +1,136 @@
 //! Writes: create (one or a batch), update, add a record, erase. Each builds one write set —
 //! the ops and their audit entries — that the store commits atomically.
 
-use privet_audit::{Action, AuditEntry};
-use privet_core::{Collection, RecordId, SubjectId, ValidatedData, WriteMode};
+use privet_audit::{Action, AuditEntry, Decision};
+use privet_core::policy::{WithholdReason, check_write};
+use privet_core::{
+    Collection, ConsentChange, ConsentView, CurrentConsents, Field, NoConsents, RecordId,
+    SubjectId, ValidatedData, WriteMode,
+};
 use privet_store::{Op, RecordRow, WriteSet};
 use serde_json::{Map, Value};
 
+use crate::consent::StoredConsents;
 use crate::{Actor, ItemErrors, Vault, VaultError};
 
 /// JSON object data as received.
 pub(crate) type Data = Map<String, Value>;
 
 impl Vault {
+    /// Whether `actor` may collect the fields of `valid` into `coll` for a subject with
+    /// `consents`: one of its roles must grant each field (for some purpose), and each field
+    /// needs a lawful basis (a consent-based one only with the consent given).
+    pub(crate) fn check_collect(
+        &self,
+        actor: &Actor,
+        coll: &Collection,
+        valid: &ValidatedData,
+        consents: &dyn ConsentView,
+    ) -> Result<(), VaultError> {
+        let grants = self.grants(actor);
+        let fields: Vec<&Field> = valid
+            .fields
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .filter_map(|(n, _)| coll.field(n))
+            .collect();
+        let ungranted: Vec<&str> = fields
+            .iter()
+            .filter(|f| {
+                !f.purposes
+                    .iter()
+                    .any(|p| grants.get(p, &coll.name, &f.name).is_some())
+            })
+            .map(|f| f.name.as_str())
+            .collect();
+        if !ungranted.is_empty() {
+            return Err(VaultError::Forbidden {
+                reason: WithholdReason::NotGranted,
+                detail: format!(
+                    "no role of this caller grants writing {} of `{}`",
+                    ungranted.join(", "),
+                    coll.name
+                ),
+            });
+        }
+        check_write(&self.inner.schema, fields, consents, self.now())
+            .map_err(VaultError::WriteRefused)
+    }
+
+    /// Records a refused write in the audit trail (decision `denied`, with its reason) and
+    /// returns the error. Nothing was written.
+    pub(crate) async fn refuse_write(
+        &self,
+        actor: &Actor,
+        action: Action,
+        subject: Option<SubjectId>,
+        coll: &Collection,
+        err: VaultError,
+    ) -> VaultError {
+        let reason = match &err {
+            VaultError::Forbidden { reason, .. } => *reason,
+            VaultError::WriteRefused(r) => {
+                r.0.first().map_or(WithholdReason::NoConsent, |r| r.reason)
+            }
+            _ => return err,
+        };
+        let mut e = self.entry(actor, action);
+        e.subject = subject;
+        e.collection = Some(coll.name.clone());
+        e.decision = Decision::Denied;
+        e.reason = Some(reason.as_str().to_owned());
+        if let VaultError::WriteRefused(r) = &err {
+            e.withheld =
+                r.0.iter()
+                    .map(|r| privet_audit::WithheldField {
+                        field: r.field.clone(),
+                        reason: r.reason.as_str().to_owned(),
+                    })
+                    .collect();
+        }
+        match self.inner.store.apply(WriteSet::new().audit(e)).await {
+            Ok(_) => err,
+            Err(store) => store.into(),
+        }
+    }
+
     /// Creates a subject with its profile. Returns its id.
     pub async fn create_subject(
         &self,
         actor: &Actor,
         data: &Data,
     ) -> Result<SubjectId, VaultError> {
+        self.create_subject_with_consents(actor, data, Vec::new(), false)
+            .await
+    }
+
+    /// Creates a subject with its profile and the consents it gave (recorded in the same
+    /// transaction, before the profile's fields are checked against them). With `gpc` the
+    /// request carried `Sec-GPC: 1`: sale-or-sharing purposes are recorded as denied and may
+    /// not be granted.
+    pub async fn create_subject_with_consents(
+        &self,
+        actor: &Actor,
+        data: &Data,
+        consents: Vec<(String, ConsentChange)>,
+        gpc: bool,
+    ) -> Result<SubjectId, VaultError> {
         let profile = self.profile()?;
         let valid = profile.validate(data, WriteMode::Create)?;
+        let events = if consents.is_empty() && !gpc {
+            Vec::new()
+        } else {
+            self.consent_events(actor, consents, gpc)?
+        };
+        let current = CurrentConsents::from_history(&events);
+        if let Err(e) = self.check_collect(actor, profile, &valid, &current) {
+            return Err(self
+                .refuse_write(actor, Action::SubjectCreate, None, profile, e)
+                .await);
+        }
         let mut w = WriteSet::new();
         let id = self.stage_subject(&mut w, actor, profile, &valid)?;
+        self.stage_consents(&mut w, actor, id, &events);
         self.inner.store.apply(w).await?;
         Ok(id)
     }
@@ -35,6 +144,13 @@ impl Vault {
     ) -> Result<Vec<SubjectId>, VaultError> {
         let profile = self.profile()?;
         let valid = validate_all(profile, items)?;
+        for v in &valid {
+            if let Err(e) = self.check_collect(actor, profile, v, &NoConsents) {
+                return Err(self
+                    .refuse_write(actor, Action::SubjectCreate, None, profile, e)
+                    .await);
+            }
+        }
         let mut w = WriteSet::new();
         let mut ids = Vec::with_capacity(valid.len());
         for v in &valid {
@@ -96,6 +212,13 @@ impl Vault {
             .load_subject(id, &profile.name, None)
             .await?;
         let loaded = loaded.ok_or(VaultError::SubjectNotFound(id))?;
+        if let Err(e) =
+            self.check_collect(actor, profile, &valid, &StoredConsents(&loaded.consents))
+        {
+            return Err(self
+                .refuse_write(actor, Action::SubjectUpdate, Some(id), profile, e)
+                .await);
+        }
         let Some(old) = loaded.records.into_iter().next() else {
             return Err(VaultError::SubjectNotFound(id));
         };
@@ -160,6 +283,11 @@ impl Vault {
             .load_subject(subject, &coll.name, Some(record))
             .await?;
         let loaded = loaded.ok_or(VaultError::SubjectNotFound(subject))?;
+        if let Err(e) = self.check_collect(actor, coll, &valid, &StoredConsents(&loaded.consents)) {
+            return Err(self
+                .refuse_write(actor, Action::RecordCreate, Some(subject), coll, e)
+                .await);
+        }
         let key = self.subject_key(&loaded.subject)?;
         let mut w = WriteSet::new();
         let entry = self.stage_record(&mut w, actor, coll, subject, record, &key.cipher(), &valid);
@@ -205,6 +333,7 @@ impl Vault {
     /// Erases a subject by destroying its key: its wrapped key, records and blind-index
     /// entries are deleted in one transaction, and the erasure ledger records id and time.
     pub async fn erase_subject(&self, actor: &Actor, id: SubjectId) -> Result<(), VaultError> {
+        self.require_admin(actor)?;
         let mut entry = self.entry(actor, Action::SubjectErase);
         entry.subject = Some(id);
         let w = WriteSet::new()

@@ -157,6 +157,7 @@ fn problem_type(v: &Value) -> &str {
 mod bad_input;
 mod cli;
 mod concurrency;
+mod consent;
 mod durability;
 mod postgres;
 mod routes;

@@ -1,5 +1,7 @@
 //! Route handlers, one module per resource.
 
+pub(crate) mod admin;
+pub(crate) mod consents;
 pub(crate) mod health;
 pub(crate) mod records;
 pub(crate) mod subjects;

@@ -6,13 +6,13 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use privet_core::SubjectId;
+use privet_core::{ConsentChange, ConsentSource, ConsentState, SubjectId};
 use privet_vault::{SubjectView, Vault};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::extract::{ApiJson, Auth, purpose};
+use crate::extract::{ApiJson, Auth, gpc, purpose};
 use crate::problem::{Problem, ProblemKind};
 
 /// A body carrying data for one collection: `{"data": {field: value, …}}`.
@@ -22,6 +22,28 @@ pub(crate) struct DataBody {
     /// Field values, by field name, as declared in the schema.
     #[schema(value_type = Object)]
     pub(crate) data: Map<String, Value>,
+}
+
+/// A new subject: its profile and, optionally, the consents it gave with it:
+/// `{"data": {…}, "consents": {"marketing.communications.email": "granted"},
+///   "notice_version": "2026-01", "consent_source": "web_form"}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateBody {
+    /// Field values, by field name, as declared in the schema.
+    #[schema(value_type = Object)]
+    pub(crate) data: Map<String, Value>,
+    /// Consent per purpose: `granted`, `denied` or `withdrawn`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) consents: BTreeMap<String, ConsentState>,
+    /// The privacy-notice version shown (required with `consents`).
+    #[serde(default)]
+    pub(crate) notice_version: Option<String>,
+    /// How the consents were collected (`web_form`, `api`, `portal`, `import`; default `api`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub(crate) consent_source: Option<ConsentSource>,
 }
 
 /// A batch: `{"items": [{"data": {…}}, …]}` (at most 10,000 items).
@@ -117,19 +139,45 @@ fn created(location: String, id: String) -> Response {
 }
 
 /// Create a subject with its profile.
-#[utoipa::path(post, path = "/v1/subjects", tag = "subjects", request_body = DataBody,
+#[utoipa::path(post, path = "/v1/subjects", tag = "subjects", request_body = CreateBody,
     security(("api_key" = [])),
+    params(("Sec-GPC" = Option<String>, Header, description = "`1`: record the Global Privacy Control opt-out of every sale-or-sharing purpose")),
     responses(
         (status = 201, body = Created),
         (status = 400, description = "Malformed body", content_type = "application/problem+json"),
-        (status = 422, description = "Data does not match the schema", content_type = "application/problem+json"),
+        (status = 403, description = "No role grants the fields, or a consent-based field without consent", content_type = "application/problem+json"),
+        (status = 422, description = "Data does not match the schema, or a consent the rules refuse", content_type = "application/problem+json"),
     ))]
 pub(crate) async fn create(
     State(vault): State<Vault>,
     Auth(actor): Auth,
-    ApiJson(body): ApiJson<DataBody>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<Response, Problem> {
-    let id = vault.create_subject(&actor, &body.data).await?;
+    if !body.consents.is_empty() && body.notice_version.is_none() {
+        return Err(Problem::new(
+            ProblemKind::MalformedRequest,
+            "Give `notice_version` (the privacy notice shown) with `consents`",
+        ));
+    }
+    let source = body.consent_source.unwrap_or(ConsentSource::Api);
+    let notice = body.notice_version.unwrap_or_default();
+    let consents = body
+        .consents
+        .into_iter()
+        .map(|(purpose, state)| {
+            let change = ConsentChange {
+                state,
+                source,
+                notice_version: notice.clone(),
+                expires_at: None,
+            };
+            (purpose, change)
+        })
+        .collect();
+    let id = vault
+        .create_subject_with_consents(&actor, &body.data, consents, gpc(&headers))
+        .await?;
     Ok(created(format!("/v1/subjects/{id}"), id.to_string()))
 }
 
