@@ -22,19 +22,26 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod b64;
+mod checkpoint;
 mod entry;
 mod error;
 mod frontier;
 mod hash;
+mod note;
 mod plan;
 mod proof;
 mod source;
 mod tree;
 
+pub use checkpoint::{Checkpoint, verify_checkpoint};
 pub use entry::{Action, AuditEntry, Decision, Leaf, WithheldField};
 pub use error::{CheckpointRef, NoteError, ProofError, VerifyError};
 pub use frontier::Frontier;
 pub use hash::{EMPTY_ROOT, Hash, LEAF_PREFIX, NODE_PREFIX, leaf_hash, node_hash};
+pub use note::{
+    ED25519_SIGNATURE_TYPE, MAX_NOTE_LEN, MAX_SIGNATURES, VerifierKey, key_id, sign_note,
+    verify_note,
+};
 pub use plan::ProofPlan;
 pub use proof::{
     ConsistencyProof, InclusionProof, root_from_inclusion_proof, verify_consistency,
