@@ -32,6 +32,7 @@ mod plan;
 mod proof;
 mod source;
 mod tree;
+mod verify;
 
 pub use checkpoint::{Checkpoint, verify_checkpoint};
 pub use entry::{Action, AuditEntry, Decision, Leaf, WithheldField};
@@ -49,3 +50,4 @@ pub use proof::{
 };
 pub use source::{HashSource, MemoryTree, consistency_proof, inclusion_proof, tree_root};
 pub use tree::{Subtree, merkle_root};
+pub use verify::{LogReport, LogVerifier, StoredLeaf, check_against, verify_log};
