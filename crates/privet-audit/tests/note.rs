@@ -348,3 +348,30 @@ proptest! {
         prop_assert_eq!(Checkpoint::parse(&c.to_text()).unwrap(), c);
     }
 }
+
+/// A checkpoint of the 8 reference leaves signed with the seed `[0x11; 32]`. This exact note
+/// and key were also verified outside Rust (Python `cryptography` for Ed25519, `hashlib` for
+/// the key id and an MTH of the same leaves), so a change here breaks other verifiers.
+#[test]
+fn a_checkpoint_signs_to_the_independently_checked_golden_note() {
+    let signer = NoteSigner::from_seed("privet.example/audit", &[0x11; 32]).unwrap();
+    let vk = VerifierKey::of(&signer);
+    assert_eq!(
+        vk.to_string(),
+        "privet.example/audit+28d18983+AdBKsjJ0K7SrOhNovUYV5ObQIkq3GgFrr4UgozLJd4c3"
+    );
+    let root: [u8; 32] = STANDARD
+        .decode("XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=")
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let note = Checkpoint::new("privet.example/audit", 8, root)
+        .unwrap()
+        .sign(&signer)
+        .unwrap();
+    let golden = "privet.example/audit\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n\n\
+                  \u{2014} privet.example/audit KNGJgzlxxvU8BAK0UdLr7zz/h/PDkS3iHCKmMnFBuxjz6j+c5EUXwjwwFRJp1j9pDtRVjBO+FgTitcr2WP3yikPc/AQ=\n";
+    assert_eq!(note, golden);
+    let c = verify_checkpoint(golden, &vk, "privet.example/audit").unwrap();
+    assert_eq!(c.size(), 8);
+}
