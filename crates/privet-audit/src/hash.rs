@@ -3,6 +3,15 @@
 
 use sha2::{Digest, Sha256};
 
+/// A SHA-256 hash: of a leaf, an interior node or a whole tree.
+pub type Hash = [u8; 32];
+
+/// The root of the empty tree: `SHA-256("")` (RFC 9162 §2.1.1).
+pub const EMPTY_ROOT: Hash = [
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+];
+
 /// Prefix of a leaf hash input (RFC 9162 §2.1.1).
 pub const LEAF_PREFIX: u8 = 0x00;
 /// Prefix of an interior node hash input (RFC 9162 §2.1.1).
@@ -35,6 +44,15 @@ mod tests {
 
     // Known answers from RFC 6962 / certificate-transparency reference test data: the hash
     // of an empty leaf and of the leaf "\x00".
+    #[test]
+    fn the_empty_root_is_the_sha256_of_nothing() {
+        assert_eq!(EMPTY_ROOT, <[u8; 32]>::from(Sha256::digest(b"")));
+        assert_eq!(
+            hex(&EMPTY_ROOT),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
     #[test]
     fn empty_leaf_matches_the_reference_vector() {
         assert_eq!(

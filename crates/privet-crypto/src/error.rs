@@ -112,6 +112,25 @@ pub enum CryptoError {
     #[error("input too large to encrypt")]
     InputTooLarge,
 
+    /// A signing key was given a name that c2sp.org/signed-note does not allow (empty, or
+    /// holding white space, `+` or a control character). Key names are public.
+    #[error(
+        "invalid signing key name {name:?}: it must be non-empty and contain no spaces, `+` or control characters"
+    )]
+    InvalidSignerName {
+        /// The refused name.
+        name: String,
+    },
+
+    /// Bytes that are not a usable Ed25519 public key (not a curve point, or a small-order
+    /// point).
+    #[error("not a valid Ed25519 public key")]
+    InvalidPublicKey,
+
+    /// An Ed25519 signature did not verify.
+    #[error("signature verification failed")]
+    BadSignature,
+
     /// Reading or writing a key file failed.
     #[error("i/o error on {path}: {source}", path = path.display())]
     Io {

@@ -4,13 +4,15 @@
 //! [`KeyFile`], [`EnvKey`]), the [`Keyring`] and everything derived from it (wrapping of
 //! subject keys, key-check values, blind indexes, API-key hashes, per-role tokens
 //! ([`Tokenizer`])), subject keys (DEKs) and field encryption ([`SubjectKey`],
-//! [`FieldCipher`]), and API-key generation.
+//! [`FieldCipher`]), API-key generation, and the Ed25519 signing key of audit checkpoints
+//! and receipts ([`NoteSigner`], kept in its own 0600 [`SigningKeyFile`], apart from the
+//! master key).
 //!
-//! It must never: implement a cryptographic primitive itself (everything is RustCrypto:
-//! AES-256-GCM, HKDF-SHA256, HMAC-SHA256), log or print key material or plaintext, put key
-//! bytes, personal values or key-file lines into an error, panic on malformed input (key
-//! files, environment values, ciphertexts, wrapped keys, presented API keys), or compare
-//! secrets in variable time. It does no storage and knows nothing of schemas or HTTP.
+//! It must never: implement a cryptographic primitive itself (AES-256-GCM, HKDF-SHA256 and
+//! HMAC-SHA256 are RustCrypto, Ed25519 is ed25519-dalek), log or print key material or
+//! plaintext, put key bytes, personal values or key-file lines into an error, panic on
+//! malformed input (key files, environment values, ciphertexts, wrapped keys, presented API
+//! keys, public keys, signatures), or compare secrets in variable time. It does no storage and knows nothing of schemas or HTTP.
 //!
 //! # Formats
 //! - Field ciphertext and wrapped keys: `0x01` || 12-byte random nonce || AES-256-GCM
@@ -23,6 +25,7 @@
 //!   length-prefixed u64 BE).
 //! - Tokens: `tok_` + hex of the first 16 bytes of HMAC-SHA256 over collection, field and
 //!   normalized value, each length-prefixed (u64 BE).
+//! - Signing-key file: `privet-signing-key v1 <name> <base64 seed>` (see [`SigningKeyFile`]).
 //!
 //! # Randomness and zeroization
 //! Keys and nonces come from the operating system ([`rand_core::OsRng`]). If it fails,
@@ -44,6 +47,8 @@ mod kdf;
 mod keyring;
 mod master;
 mod provider;
+mod secret_file;
+mod signing;
 mod token;
 
 pub use aad::FieldAad;
@@ -56,4 +61,5 @@ pub use keyring::{Keyring, WrappedKey};
 pub use master::{KeyVersion, KeyVersionParseError, MasterKey};
 pub use privet_core::Sensitive;
 pub use provider::{EnvKey, KeyFile, KeyProvider};
+pub use signing::{NoteSigner, SignerPublicKey, SigningKeyFile, is_valid_signer_name};
 pub use token::{TOKEN_BYTES, TOKEN_PREFIX, Tokenizer};

@@ -6,6 +6,7 @@ mod field;
 mod keyfile;
 mod keyring;
 mod redaction;
+mod signing;
 
 use privet_core::{RecordId, SubjectId};
 use privet_crypto::FieldAad;
