@@ -30,7 +30,7 @@ pub use index::{Grant, Grants};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Access {
-    /// A fragment: `j***@example.com`, `•••• 4242`, a date's year (see [`crate::mask`]).
+    /// A fragment: `j***@example.com`, `•••• 4242`, a date's year (see [`crate::mask()`]).
     Masked,
     /// A deterministic per-role pseudonym (`tok_…`), equal for equal values.
     Tokenized,
