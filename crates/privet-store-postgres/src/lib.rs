@@ -16,5 +16,6 @@ mod error;
 mod migrate;
 mod read;
 mod store;
+mod tls;
 
 pub use store::{PgOptions, PgStore};

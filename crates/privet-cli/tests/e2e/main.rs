@@ -67,11 +67,17 @@ impl Drop for Server {
 }
 
 fn serve(dir: &Path) -> Server {
+    serve_with(dir, &[])
+}
+
+/// `privet serve` on a free port with extra environment variables.
+fn serve_with(dir: &Path, env: &[(&str, &str)]) -> Server {
     let log = std::fs::File::create(dir.join("server.log")).unwrap();
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
         .arg(dir)
         .env("PRIVET_LOG", "debug")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -160,6 +166,7 @@ mod concurrency;
 mod durability;
 mod postgres;
 mod routes;
+mod tls;
 
 /// A fresh database on the server `DATABASE_URL` points at; dropped on drop.
 struct TempDatabase {
