@@ -164,6 +164,7 @@ mod bad_input;
 mod cli;
 mod concurrency;
 mod durability;
+mod faults;
 mod postgres;
 mod routes;
 mod tls;
