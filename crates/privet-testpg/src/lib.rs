@@ -321,6 +321,7 @@ fn append(path: &Path, text: &str) {
 
 /// Every file under `dir` whose bytes contain `needle`.
 pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let finder = memchr::memmem::Finder::new(needle);
     let mut hits = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -329,7 +330,7 @@ pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
             if p.is_dir() {
                 stack.push(p);
             } else if std::fs::read(&p)
-                .map(|b| b.windows(needle.len()).any(|w| w == needle))
+                .map(|b| finder.find(&b).is_some())
                 .unwrap_or(false)
             {
                 hits.push(p);

@@ -212,6 +212,23 @@ impl TempDatabase {
     }
 }
 
+impl TempDatabase {
+    /// Runs `sql` in this database; the unaligned, tuples-only output.
+    fn query(&self, sql: &str) -> String {
+        let out = Command::new("psql")
+            .arg(self.url())
+            .args(["-XAtqc", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
 impl Drop for TempDatabase {
     fn drop(&mut self) {
         psql(
