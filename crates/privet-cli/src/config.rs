@@ -48,7 +48,7 @@ path = "{DB_FILE}"
 # and host name verified); prefer is taken as verify-full (no silent plaintext fallback).
 {url_line}
 # CA certificates (PEM) trusted for the database server's certificate besides the
-# system's roots (PRIVET_STORE_CA_FILE). Default: none.
+# system's roots (PRIVET_STORE_CA_FILE); the URL's sslrootcert works too. Default: none.
 # ca_file = "db-ca.pem"
 
 [keys]

@@ -1,7 +1,7 @@
 //! The [`PgStore`]: connecting, the pool, and the [`Store`] implementation.
 
 use async_trait::async_trait;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -64,9 +64,13 @@ impl PgStore {
     /// pending migrations, and returns the store. An unreachable database is `Unavailable`.
     /// The URL's `sslmode` decides TLS (see the README): plaintext only for Unix sockets,
     /// loopback addresses and `sslmode=disable`; otherwise rustls, verifying the server's
-    /// certificate against the system's roots and `options.ca_file`.
+    /// certificate against the system's roots, `options.ca_file` and the URL's `sslrootcert`.
     pub async fn connect(url: &str, options: PgOptions) -> Result<Self> {
-        let (mut config, security) = tls::parse(url)?;
+        let tls::Parsed {
+            mut config,
+            security,
+            root_cert,
+        } = tls::parse(url)?;
         if let Some(schema) = &options.schema {
             if !schema
                 .chars()
@@ -84,7 +88,15 @@ impl PgStore {
         }
         let connector = match security {
             tls::Security::None => None,
-            s => Some(tls::connector(s, options.ca_file.as_deref())?),
+            s => {
+                let ca_files: Vec<&Path> = options
+                    .ca_file
+                    .iter()
+                    .chain(root_cert.iter())
+                    .map(PathBuf::as_path)
+                    .collect();
+                Some(tls::connector(s, &ca_files)?)
+            }
         };
         // Fast recycling checks that the connection is not closed; a connection that broke
         // (database restarted) is closed by its connection task and replaced on the next

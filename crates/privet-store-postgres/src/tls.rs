@@ -15,8 +15,9 @@
 //! unverified certificate is never accepted. As in libpq, `sslmode` does not apply to Unix
 //! sockets, which PostgreSQL never encrypts.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use privet_store::StoreError;
@@ -41,10 +42,23 @@ pub(crate) enum Security {
     VerifyFull,
 }
 
-/// Parses `url` (a `postgres://` URL or a libpq key=value string) after taking its `sslmode`
-/// out, and decides how to secure the connection.
-pub(crate) fn parse(url: &str) -> Result<(tokio_postgres::Config, Security), StoreError> {
-    let (rest, mode) = split_sslmode(url)?;
+/// A parsed connection string: the tokio-postgres config, how to secure it, and the CA file
+/// the URL names (`sslrootcert`, as in libpq; `system` means the system's roots only).
+pub(crate) struct Parsed {
+    pub(crate) config: tokio_postgres::Config,
+    pub(crate) security: Security,
+    pub(crate) root_cert: Option<PathBuf>,
+}
+
+/// Parses `url` (a `postgres://` URL or a libpq key=value string) after taking its TLS
+/// settings (`sslmode`, `sslrootcert`) out, and decides how to secure the connection.
+pub(crate) fn parse(url: &str) -> Result<Parsed, StoreError> {
+    let (rest, mut tls) = split_tls_settings(url)?;
+    let mode = tls.remove("sslmode");
+    let root_cert = tls
+        .remove("sslrootcert")
+        .filter(|f| f != "system")
+        .map(PathBuf::from);
     let mut config: tokio_postgres::Config = rest
         .parse()
         .map_err(|e| StoreError::Backend(format!("invalid database URL: {e}")))?;
@@ -53,7 +67,11 @@ pub(crate) fn parse(url: &str) -> Result<(tokio_postgres::Config, Security), Sto
         Security::None => SslMode::Disable,
         Security::VerifyCa | Security::VerifyFull => SslMode::Require,
     });
-    Ok((config, security))
+    Ok(Parsed {
+        config,
+        security,
+        root_cert,
+    })
 }
 
 fn decide(mode: Option<&str>, config: &tokio_postgres::Config) -> Result<Security, StoreError> {
@@ -118,10 +136,10 @@ fn is_loopback(h: &Host) -> bool {
 }
 
 /// The rustls connector for `security` (which must not be `None`): the system's roots plus
-/// the certificates of `ca_file`.
+/// the certificates of each of `ca_files`.
 pub(crate) fn connector(
     security: Security,
-    ca_file: Option<&Path>,
+    ca_files: &[&Path],
 ) -> Result<MakeRustlsConnect, StoreError> {
     let mut roots = RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
@@ -132,7 +150,7 @@ pub(crate) fn connector(
     if ignored > 0 {
         tracing::debug!(ignored, "skipped unparsable system root certificates");
     }
-    if let Some(path) = ca_file {
+    for &path in ca_files {
         let certs = CertificateDer::pem_file_iter(path)
             .and_then(|it| it.collect::<Result<Vec<_>, _>>())
             .map_err(|e| {
@@ -225,18 +243,34 @@ impl ServerCertVerifier for ChainOnly {
     }
 }
 
-/// Splits the `sslmode` setting out of a connection string, returning the rest unchanged.
-fn split_sslmode(url: &str) -> Result<(String, Option<String>), StoreError> {
+/// The settings Privet handles itself rather than tokio-postgres.
+const TLS_KEYS: [&str; 2] = ["sslmode", "sslrootcert"];
+
+/// Splits the TLS settings out of a connection string, returning the rest unchanged.
+fn split_tls_settings(url: &str) -> Result<(String, HashMap<&'static str, String>), StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let Some((base, query)) = url.split_once('?') else {
-            return Ok((url.to_owned(), None));
+            return Ok((url.to_owned(), HashMap::new()));
         };
-        let mut mode = None;
+        let mut found = HashMap::new();
         let mut kept = Vec::new();
         for part in query.split('&') {
-            match part.split_once('=') {
-                Some(("sslmode", v)) => mode = Some(v.to_owned()),
-                _ => kept.push(part),
+            let key = part.split_once('=').and_then(|(k, v)| {
+                let k = TLS_KEYS.into_iter().find(|t| *t == k)?;
+                Some((k, percent_decode(v)))
+            });
+            match key {
+                Some((k, v)) => {
+                    found.insert(
+                        k,
+                        v.ok_or_else(|| {
+                            StoreError::Backend(format!(
+                                "invalid database URL: bad %-escape in {k}"
+                            ))
+                        })?,
+                    );
+                }
+                None => kept.push(part),
             }
         }
         let rest = if kept.is_empty() {
@@ -244,11 +278,11 @@ fn split_sslmode(url: &str) -> Result<(String, Option<String>), StoreError> {
         } else {
             format!("{base}?{}", kept.join("&"))
         };
-        return Ok((rest, mode));
+        return Ok((rest, found));
     }
     // libpq key=value: `key = value`, values optionally single-quoted with backslash escapes.
     let bytes = url.as_bytes();
-    let (mut i, mut mode, mut kept) = (0, None, Vec::new());
+    let (mut i, mut found, mut kept) = (0, HashMap::new(), Vec::new());
     let skip_ws = |i: &mut usize| {
         while *i < bytes.len() && bytes[*i].is_ascii_whitespace() {
             *i += 1;
@@ -300,13 +334,32 @@ fn split_sslmode(url: &str) -> Result<(String, Option<String>), StoreError> {
                 i += 1;
             }
         }
-        if key == "sslmode" {
-            mode = Some(String::from_utf8(value).map_err(|_| bad())?);
-        } else {
-            kept.push(&url[start..i]);
+        match TLS_KEYS.into_iter().find(|t| *t == key) {
+            Some(k) => {
+                found.insert(k, String::from_utf8(value).map_err(|_| bad())?);
+            }
+            None => kept.push(&url[start..i]),
         }
     }
-    Ok((kept.join(" "), mode))
+    Ok((kept.join(" "), found))
+}
+
+/// Decodes `%XX` escapes of a URL query value; `None` if one is malformed.
+fn percent_decode(v: &str) -> Option<String> {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = v.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -314,13 +367,17 @@ mod tests {
     use super::*;
 
     fn security(url: &str) -> Security {
-        parse(url).unwrap().1
+        parse(url).unwrap().security
+    }
+
+    fn split(url: &str) -> (String, Option<String>, Option<String>) {
+        let (rest, mut found) = split_tls_settings(url).unwrap();
+        (rest, found.remove("sslmode"), found.remove("sslrootcert"))
     }
 
     #[test]
-    fn sslmode_is_taken_out_of_both_url_forms() {
-        let (rest, mode) =
-            split_sslmode("postgres://u:p@db/x?sslmode=verify-full&application_name=a").unwrap();
+    fn tls_settings_are_taken_out_of_both_url_forms() {
+        let (rest, mode, _) = split("postgres://u:p@db/x?sslmode=verify-full&application_name=a");
         assert_eq!(
             (rest.as_str(), mode.as_deref()),
             (
@@ -328,21 +385,34 @@ mod tests {
                 Some("verify-full")
             )
         );
-        let (rest, mode) = split_sslmode("postgresql://db/x?sslmode=require").unwrap();
+        let (rest, mode, root) =
+            split("postgresql://db/x?sslmode=require&sslrootcert=%2Fetc%2Fca.pem");
         assert_eq!(
-            (rest.as_str(), mode.as_deref()),
-            ("postgresql://db/x", Some("require"))
+            (rest.as_str(), mode.as_deref(), root.as_deref()),
+            ("postgresql://db/x", Some("require"), Some("/etc/ca.pem"))
         );
-        let (rest, mode) =
-            split_sslmode("host=db password='a b\\'c' sslmode = verify-ca dbname=x").unwrap();
+        let (rest, mode, root) = split(
+            "host=db password='a b\\'c' sslmode = verify-ca dbname=x sslrootcert='/my ca.pem'",
+        );
         assert_eq!(
-            (rest.as_str(), mode.as_deref()),
-            ("host=db password='a b\\'c' dbname=x", Some("verify-ca"))
+            (rest.as_str(), mode.as_deref(), root.as_deref()),
+            (
+                "host=db password='a b\\'c' dbname=x",
+                Some("verify-ca"),
+                Some("/my ca.pem")
+            )
         );
-        let (_, mode) = split_sslmode("host=db sslmode='disable'").unwrap();
+        let (_, mode, _) = split("host=db sslmode='disable'");
         assert_eq!(mode.as_deref(), Some("disable"));
-        assert!(split_sslmode("host=db password='unterminated").is_err());
-        assert!(split_sslmode("host db").is_err());
+        assert!(split_tls_settings("host=db password='unterminated").is_err());
+        assert!(split_tls_settings("host db").is_err());
+        assert!(split_tls_settings("postgres://db/x?sslrootcert=%zz").is_err());
+        let root = |url: &str| parse(url).unwrap().root_cert;
+        assert_eq!(
+            root("host=db sslrootcert=/ca.pem"),
+            Some(PathBuf::from("/ca.pem"))
+        );
+        assert_eq!(root("host=db sslrootcert=system"), None);
     }
 
     #[test]
@@ -382,7 +452,9 @@ mod tests {
                 want,
                 "{mode}"
             );
-            let (config, _) = parse(&format!("postgres://db/x?sslmode={mode}")).unwrap();
+            let config = parse(&format!("postgres://db/x?sslmode={mode}"))
+                .unwrap()
+                .config;
             let expected = if want == Security::None {
                 SslMode::Disable
             } else {
@@ -400,13 +472,13 @@ mod tests {
     fn a_ca_file_without_certificates_is_refused() {
         let dir = std::env::temp_dir().join(format!("privet-ca-{}", std::process::id()));
         std::fs::write(&dir, "not a certificate").unwrap();
-        let err = connector(Security::VerifyFull, Some(&dir)).err().unwrap();
+        let err = connector(Security::VerifyFull, &[&dir]).err().unwrap();
         std::fs::remove_file(&dir).unwrap();
         assert!(
             err.to_string().contains("holds no PEM certificate"),
             "{err}"
         );
-        let err = connector(Security::VerifyFull, Some(Path::new("/nonexistent/ca.pem")))
+        let err = connector(Security::VerifyFull, &[Path::new("/nonexistent/ca.pem")])
             .err()
             .unwrap();
         assert!(err.to_string().contains("cannot read CA file"), "{err}");

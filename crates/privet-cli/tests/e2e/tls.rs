@@ -123,6 +123,13 @@ fn tls_to_the_database_verifies_the_server_and_encrypts_the_session() {
         assert!(!ok && err.contains("no encryption"), "{extra}: {err}");
     }
 
+    // Or from the URL, as in libpq.
+    let with_root = url(&format!(
+        "sslmode=verify-full sslrootcert={}",
+        ca_file.display()
+    ));
+    let (ok, err) = migrate(&vault, &with_root, None);
+    assert!(ok, "sslrootcert in the URL: {err}");
     // The CA file may also come from the config, relative to the vault directory.
     std::fs::copy(&ca_file, vault.join("db-ca.pem")).unwrap();
     let config = std::fs::read_to_string(vault.join("privet.toml")).unwrap();
