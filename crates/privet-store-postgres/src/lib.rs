@@ -5,8 +5,10 @@
 //! audit appends are numbered under a row lock on `audit_head`, so the log stays one
 //! gap-free sequence in commit order; unique blind-index terms are checked under a
 //! transaction-scoped advisory lock; migrations run under a session advisory lock so
-//! concurrent starts do not race. Nothing is cached in process. This crate is the only place
-//! that writes SQL for PostgreSQL.
+//! concurrent starts do not race. Nothing is cached in process but prepared statements (per
+//! pooled connection). TLS goes through rustls, chosen by the URL's `sslmode` (see `tls`);
+//! connection failures are `StoreError::Unavailable`, and the pool replaces broken
+//! connections by itself. This crate is the only place that writes SQL for PostgreSQL.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]

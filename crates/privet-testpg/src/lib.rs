@@ -79,9 +79,16 @@ impl Cluster {
     fn create(tls: Option<&TestCa>) -> Self {
         let bin = pg_bin();
         let as_postgres = running_as_root();
+        // As root, the cluster's user must be able to reach the directory: /tmp rather than a
+        // $TMPDIR that may sit under root's home.
+        let parent = if as_postgres {
+            PathBuf::from("/tmp")
+        } else {
+            std::env::temp_dir()
+        };
         let root = tempfile::Builder::new()
             .prefix("privet-pg-")
-            .tempdir()
+            .tempdir_in(parent)
             .unwrap();
         let port = free_port();
         let cluster = Self {
