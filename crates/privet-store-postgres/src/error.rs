@@ -12,6 +12,9 @@ pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
         Some(c) if *c == SqlState::ADMIN_SHUTDOWN || *c == SqlState::CANNOT_CONNECT_NOW => {
             StoreError::Unavailable(e.to_string())
         }
+        Some(c) if *c == SqlState::QUERY_CANCELED || *c == SqlState::LOCK_NOT_AVAILABLE => {
+            StoreError::Unavailable(format!("the database did not answer in time, retry: {e}"))
+        }
         Some(c)
             if *c == SqlState::T_R_SERIALIZATION_FAILURE
                 || *c == SqlState::T_R_DEADLOCK_DETECTED =>

@@ -39,11 +39,15 @@ impl Default for PgOptions {
 }
 
 /// Bounds on waiting for the database, so a request fails (503) instead of hanging when it is
-/// down. Each applies unless the URL sets its own (`connect_timeout`, `tcp_user_timeout`).
+/// down or stuck. Each applies unless the URL sets its own (`connect_timeout`,
+/// `tcp_user_timeout`, `options=-c statement_timeout=…`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long sent data may stay unacknowledged before the kernel drops a TCP connection (a
 /// database host that vanished without closing its connections).
 const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one statement may run (e.g. waiting for a lock that a stuck session holds) before
+/// the server cancels it and the request gets a 503. Privet's statements are short.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a request waits for a free pooled connection.
 const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -71,15 +75,25 @@ impl PgStore {
             security,
             root_cert,
         } = tls::parse(url)?;
-        if let Some(schema) = &options.schema {
-            if !schema
+        if let Some(schema) = &options.schema
+            && !schema
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                return Err(StoreError::Backend("schema names are [A-Za-z0-9_]".into()));
-            }
-            config.options(format!("-c search_path={schema}"));
+        {
+            return Err(StoreError::Backend("schema names are [A-Za-z0-9_]".into()));
         }
+        // Server-side settings travel in the startup `options`, after any the URL gives.
+        let mut startup = config.get_options().unwrap_or_default().to_owned();
+        if let Some(schema) = &options.schema {
+            startup.push_str(&format!(" -c search_path={schema}"));
+        }
+        if !startup.contains("statement_timeout") {
+            startup.push_str(&format!(
+                " -c statement_timeout={}",
+                STATEMENT_TIMEOUT.as_millis()
+            ));
+        }
+        config.options(startup.trim());
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -124,6 +138,12 @@ impl PgStore {
             None => first_connection(&config, NoTls).await?,
             Some(c) => first_connection(&config, c).await?,
         };
+        // Migrations may run long on a big database, and a server starting beside a migrating
+        // one waits for its advisory lock: no statement timeout on this connection.
+        client
+            .batch_execute("SET statement_timeout = 0")
+            .await
+            .map_err(db)?;
         if let Some(schema) = &options.schema {
             client
                 .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))

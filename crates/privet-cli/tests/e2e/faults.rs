@@ -347,3 +347,70 @@ fn poll(cond: impl Fn() -> bool, what: &str) {
     }
     panic!("timed out waiting for {what}");
 }
+
+#[test]
+fn a_request_stuck_behind_a_database_lock_is_a_503_once_the_statement_timeout_passes() {
+    let cluster = Cluster::start();
+    cluster.create_database("privet");
+    // The URL's own statement timeout (1 s here) wins over Privet's default (30 s).
+    let url = format!(
+        "{} options='-c statement_timeout=1000'",
+        cluster.socket_url("privet")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let key = init_with(dir.path(), &["--store-url", &url]);
+    let server = serve(dir.path());
+    let api = Api::new(&server.base, &key);
+    let (s, v) = api.post(
+        "/v1/subjects",
+        json!({"data": {"email": "before@example.com"}}),
+    );
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // Another session holds the audit head's row lock, which every write and read needs.
+    let mut holder = Command::new(privet_testpg::pg_bin().join("psql"))
+        .arg(cluster.socket_url("privet"))
+        .args(["-XAtq"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let mut holder_in = holder.stdin.take().unwrap();
+    writeln!(
+        holder_in,
+        "BEGIN; SELECT size FROM audit_head FOR UPDATE; \\echo locked"
+    )
+    .unwrap();
+    holder_in.flush().unwrap();
+    let mut out = BufReader::new(holder.stdout.take().unwrap());
+    let mut line = String::new();
+    while line.trim() != "locked" {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "psql ended early");
+    }
+    let (s, v, h) = api.req(
+        reqwest::Method::POST,
+        "/v1/subjects",
+        Some(json!({"data": {"email": "blocked@example.com"}})),
+    );
+    assert_eq!(
+        (s, problem_type(&v)),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "urn:privet:problem:unavailable"
+        ),
+        "{v}"
+    );
+    assert!(h.get("retry-after").is_some());
+    writeln!(holder_in, "ROLLBACK;").unwrap();
+    drop(holder_in);
+    holder.wait().unwrap();
+    // Nothing of the cancelled write landed; the next one goes through.
+    let (s, v) = api.get("/v1/subjects?email=blocked@example.com&purpose=essential.service");
+    assert_eq!((s, &v["subjects"]), (StatusCode::OK, &json!([])));
+    let (s, v) = api.post(
+        "/v1/subjects",
+        json!({"data": {"email": "after@example.com"}}),
+    );
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}
