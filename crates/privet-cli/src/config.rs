@@ -42,8 +42,14 @@ batch_body_limit = 16777216
 # The embedded SQLite database (PRIVET_STORE_PATH), used unless `url` is set.
 path = "{DB_FILE}"
 # A PostgreSQL database instead (PRIVET_STORE_URL): a postgres:// URL or a libpq
-# key=value string. Several `privet serve` processes may share one.
+# key=value string. Several `privet serve` processes may share one. TLS follows the URL's
+# sslmode: unset means plaintext only to a Unix socket or a loopback address and
+# verify-full otherwise; disable; require/verify-ca (chain verified); verify-full (chain
+# and host name verified); prefer is taken as verify-full (no silent plaintext fallback).
 {url_line}
+# CA certificates (PEM) trusted for the database server's certificate besides the
+# system's roots (PRIVET_STORE_CA_FILE); the URL's sslrootcert works too. Default: none.
+# ca_file = "db-ca.pem"
 
 [keys]
 # Where the master key comes from: "file" (mode 0600, refused if group/world readable)
@@ -80,12 +86,14 @@ struct RawServer {
 struct RawStore {
     path: Option<String>,
     url: Option<String>,
+    ca_file: Option<String>,
 }
 
 impl std::fmt::Debug for RawStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RawStore")
             .field("path", &self.path)
+            .field("ca_file", &self.ca_file)
             .finish_non_exhaustive()
     }
 }
@@ -95,15 +103,24 @@ impl std::fmt::Debug for RawStore {
 pub(crate) enum StoreLocation {
     /// The embedded SQLite database file.
     Sqlite(PathBuf),
-    /// A PostgreSQL connection string (may hold a password: never printed).
-    Postgres(String),
+    /// PostgreSQL.
+    Postgres {
+        /// The connection string (may hold a password: never printed).
+        url: String,
+        /// Extra CA certificates for the server's TLS certificate.
+        ca_file: Option<PathBuf>,
+    },
 }
 
 impl std::fmt::Debug for StoreLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Sqlite(p) => f.debug_tuple("Sqlite").field(p).finish(),
-            Self::Postgres(_) => f.write_str("Postgres([redacted])"),
+            Self::Postgres { ca_file, .. } => f
+                .debug_struct("Postgres")
+                .field("url", &"[redacted]")
+                .field("ca_file", ca_file)
+                .finish(),
         }
     }
 }
@@ -175,7 +192,12 @@ impl Config {
             body_limit: raw.server.body_limit.unwrap_or(1024 * 1024),
             batch_body_limit: raw.server.batch_body_limit.unwrap_or(16 * 1024 * 1024),
             store: match env("PRIVET_STORE_URL").or(raw.store.url) {
-                Some(url) => StoreLocation::Postgres(url),
+                Some(url) => StoreLocation::Postgres {
+                    url,
+                    ca_file: env("PRIVET_STORE_CA_FILE")
+                        .map(PathBuf::from)
+                        .or_else(|| raw.store.ca_file.map(rel)),
+                },
                 None => StoreLocation::Sqlite(
                     env("PRIVET_STORE_PATH")
                         .map(PathBuf::from)

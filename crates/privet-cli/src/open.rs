@@ -45,10 +45,16 @@ pub(crate) async fn open_store(location: &StoreLocation) -> Result<Arc<dyn Store
             SqliteStore::open(path, SqliteOptions::default())
                 .with_context(|| format!("cannot open the store {}", path.display()))?,
         ),
-        StoreLocation::Postgres(url) => Arc::new(
-            PgStore::connect(url, PgOptions::default())
-                .await
-                .context("cannot open the PostgreSQL store")?,
+        StoreLocation::Postgres { url, ca_file } => Arc::new(
+            PgStore::connect(
+                url,
+                PgOptions {
+                    ca_file: ca_file.clone(),
+                    ..PgOptions::default()
+                },
+            )
+            .await
+            .context("cannot open the PostgreSQL store")?,
         ),
     })
 }

@@ -2,11 +2,11 @@
 //! the `audit_head` row lock (held until commit, so every server's appends form one
 //! gap-free sequence in commit order).
 
+use deadpool_postgres::{ClientWrapper as Client, Transaction};
 use privet_store::{
     Committed, IndexEntry, Op, RecordRow, Result, StoreError, SubjectRow, WriteSet,
 };
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Transaction};
 
 use crate::error::{db, is};
 use crate::read::micros;
@@ -24,7 +24,9 @@ pub(crate) async fn write_set(client: &mut Client, w: &WriteSet) -> Result<Commi
         let n = w.audit.len() as i64;
         let row = tx
             .query_one(
-                "UPDATE audit_head SET size = size + $1 RETURNING size - $1",
+                &tx.prepare_cached("UPDATE audit_head SET size = size + $1 RETURNING size - $1")
+                    .await
+                    .map_err(db)?,
                 &[&n],
             )
             .await
@@ -34,8 +36,12 @@ pub(crate) async fn write_set(client: &mut Client, w: &WriteSet) -> Result<Commi
         let leaves: Vec<&[u8]> = w.audit.iter().map(|l| &l.bytes[..]).collect();
         let hashes: Vec<&[u8]> = w.audit.iter().map(|l| &l.hash[..]).collect();
         tx.execute(
-            "INSERT INTO audit (idx, leaf, leaf_hash) \
+            &tx.prepare_cached(
+                "INSERT INTO audit (idx, leaf, leaf_hash) \
              SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bytea[])",
+            )
+            .await
+            .map_err(db)?,
             &[&idx, &leaves, &hashes],
         )
         .await
@@ -56,7 +62,9 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
             // subject still there), so a read is never recorded for an erased subject.
             let found = tx
                 .query_opt(
-                    "SELECT 1 FROM subjects WHERE id = $1 FOR KEY SHARE",
+                    &tx.prepare_cached("SELECT 1 FROM subjects WHERE id = $1 FOR KEY SHARE")
+                        .await
+                        .map_err(db)?,
                     &[&&id.as_bytes()[..]],
                 )
                 .await
@@ -70,7 +78,9 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
         Op::PutIndex(e) => put_index(tx, e).await,
         Op::DeleteIndex { record, field } => {
             tx.execute(
-                "DELETE FROM blind_index WHERE record_id = $1 AND field = $2",
+                &tx.prepare_cached("DELETE FROM blind_index WHERE record_id = $1 AND field = $2")
+                    .await
+                    .map_err(db)?,
                 &[&&record.as_bytes()[..], field],
             )
             .await
@@ -80,24 +90,46 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
         Op::EraseSubject { subject, at } => {
             let id = &subject.as_bytes()[..];
             let found = tx
-                .query_opt("SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE", &[&id])
+                .query_opt(
+                    &tx.prepare_cached("SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE")
+                        .await
+                        .map_err(db)?,
+                    &[&id],
+                )
                 .await
                 .map_err(db)?;
             if found.is_none() {
                 return Err(StoreError::SubjectNotFound(*subject));
             }
-            tx.execute("DELETE FROM blind_index WHERE subject_id = $1", &[&id])
-                .await
-                .map_err(db)?;
-            consent::delete_subject(tx, id).await?;
-            tx.execute("DELETE FROM records WHERE subject_id = $1", &[&id])
-                .await
-                .map_err(db)?;
-            tx.execute("DELETE FROM subjects WHERE id = $1", &[&id])
-                .await
-                .map_err(db)?;
             tx.execute(
-                "INSERT INTO erasures (subject_id, erased_at) VALUES ($1, $2)",
+                &tx.prepare_cached("DELETE FROM blind_index WHERE subject_id = $1")
+                    .await
+                    .map_err(db)?,
+                &[&id],
+            )
+            .await
+            .map_err(db)?;
+            consent::delete_subject(tx, id).await?;
+            tx.execute(
+                &tx.prepare_cached("DELETE FROM records WHERE subject_id = $1")
+                    .await
+                    .map_err(db)?,
+                &[&id],
+            )
+            .await
+            .map_err(db)?;
+            tx.execute(
+                &tx.prepare_cached("DELETE FROM subjects WHERE id = $1")
+                    .await
+                    .map_err(db)?,
+                &[&id],
+            )
+            .await
+            .map_err(db)?;
+            tx.execute(
+                &tx.prepare_cached("INSERT INTO erasures (subject_id, erased_at) VALUES ($1, $2)")
+                    .await
+                    .map_err(db)?,
                 &[&id, &micros(*at)],
             )
             .await
@@ -106,8 +138,12 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
         }
         Op::PutMeta { key, value } => {
             tx.execute(
-                "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                &tx.prepare_cached(
+                    "INSERT INTO meta (key, value) VALUES ($1, $2) \
                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                )
+                .await
+                .map_err(db)?,
                 &[key, value],
             )
             .await
@@ -117,9 +153,13 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
         Op::PutApiKey(k) => {
             let res = tx
                 .execute(
-                    "INSERT INTO api_keys \
-                     (prefix, hash, principal, created_at, expires_at, revoked_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &tx.prepare_cached(
+                        "INSERT INTO api_keys \
+                         (prefix, hash, principal, created_at, expires_at, revoked_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .await
+                    .map_err(db)?,
                     &[
                         &k.prefix,
                         &k.hash,
@@ -153,7 +193,12 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
 async fn create_subject(tx: &Transaction<'_>, s: &SubjectRow) -> Result<()> {
     let id = &s.id.as_bytes()[..];
     let erased = tx
-        .query_opt("SELECT 1 FROM erasures WHERE subject_id = $1", &[&id])
+        .query_opt(
+            &tx.prepare_cached("SELECT 1 FROM erasures WHERE subject_id = $1")
+                .await
+                .map_err(db)?,
+            &[&id],
+        )
         .await
         .map_err(db)?;
     if erased.is_some() {
@@ -164,7 +209,7 @@ async fn create_subject(tx: &Transaction<'_>, s: &SubjectRow) -> Result<()> {
     }
     let res = tx
         .execute(
-            "INSERT INTO subjects (id, key_version, wrapped_key, created_at) VALUES ($1, $2, $3, $4)",
+            &tx.prepare_cached("INSERT INTO subjects (id, key_version, wrapped_key, created_at) VALUES ($1, $2, $3, $4)").await.map_err(db)?,
             &[&id, &(s.key_version as i32), &s.wrapped_key, &micros(s.created_at)],
         )
         .await;
@@ -184,8 +229,8 @@ async fn put_record(tx: &Transaction<'_>, r: &RecordRow, expected: Option<i64>) 
     let Some(expected) = expected else {
         let res = tx
             .execute(
-                "INSERT INTO records (id, subject_id, collection, version, created_at, updated_at, fields) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &tx.prepare_cached("INSERT INTO records (id, subject_id, collection, version, created_at, updated_at, fields) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)").await.map_err(db)?,
                 &[&id, &subject, &r.collection, &r.version, &micros(r.created_at), &micros(r.updated_at), &fields],
             )
             .await;
@@ -202,8 +247,12 @@ async fn put_record(tx: &Transaction<'_>, r: &RecordRow, expected: Option<i64>) 
     };
     let changed = tx
         .execute(
-            "UPDATE records SET version = $1, updated_at = $2, fields = $3 \
+            &tx.prepare_cached(
+                "UPDATE records SET version = $1, updated_at = $2, fields = $3 \
              WHERE id = $4 AND subject_id = $5 AND collection = $6 AND version = $7",
+            )
+            .await
+            .map_err(db)?,
             &[
                 &r.version,
                 &micros(r.updated_at),
@@ -221,7 +270,11 @@ async fn put_record(tx: &Transaction<'_>, r: &RecordRow, expected: Option<i64>) 
     }
     let exists = tx
         .query_opt(
-            "SELECT 1 FROM records WHERE id = $1 AND subject_id = $2 AND collection = $3",
+            &tx.prepare_cached(
+                "SELECT 1 FROM records WHERE id = $1 AND subject_id = $2 AND collection = $3",
+            )
+            .await
+            .map_err(db)?,
             &[&id, &subject, &r.collection],
         )
         .await
@@ -244,15 +297,21 @@ async fn put_index(tx: &Transaction<'_>, e: &IndexEntry) -> Result<()> {
             *k = *b;
         }
         tx.execute(
-            "SELECT pg_advisory_xact_lock($1)",
+            &tx.prepare_cached("SELECT pg_advisory_xact_lock($1)")
+                .await
+                .map_err(db)?,
             &[&i64::from_be_bytes(key)],
         )
         .await
         .map_err(db)?;
         let taken = tx
             .query_opt(
-                "SELECT 1 FROM blind_index WHERE collection = $1 AND field = $2 AND term = $3 \
+                &tx.prepare_cached(
+                    "SELECT 1 FROM blind_index WHERE collection = $1 AND field = $2 AND term = $3 \
                  AND subject_id <> $4 LIMIT 1",
+                )
+                .await
+                .map_err(db)?,
                 &[&e.collection, &e.field, &e.term, &&e.subject.as_bytes()[..]],
             )
             .await
@@ -265,8 +324,12 @@ async fn put_index(tx: &Transaction<'_>, e: &IndexEntry) -> Result<()> {
         }
     }
     tx.execute(
-        "INSERT INTO blind_index (collection, field, term, record_id, subject_id) \
+        &tx.prepare_cached(
+            "INSERT INTO blind_index (collection, field, term, record_id, subject_id) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .await
+        .map_err(db)?,
         &[
             &e.collection,
             &e.field,

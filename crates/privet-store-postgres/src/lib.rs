@@ -6,9 +6,11 @@
 //! gap-free sequence in commit order; unique blind-index terms are checked under a
 //! transaction-scoped advisory lock; consent and restriction writes lock their subject's row,
 //! so an erasure cannot interleave; migrations run under a session advisory lock so
-//! concurrent starts do not race. Nothing is cached in process (a revocation holds for the
-//! next request on every server). This crate is the only place
-//! that writes SQL for PostgreSQL.
+//! concurrent starts do not race. Nothing is cached in process but prepared statements (per
+//! pooled connection), so a revocation holds for the next request on every server. TLS goes
+//! through rustls, chosen by the URL's `sslmode` (see `tls`); connection failures are
+//! `StoreError::Unavailable`, and the pool replaces broken connections by itself. This crate
+//! is the only place that writes SQL for PostgreSQL.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -20,5 +22,6 @@ mod migrate;
 mod principals;
 mod read;
 mod store;
+mod tls;
 
 pub use store::{PgOptions, PgStore};

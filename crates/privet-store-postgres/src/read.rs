@@ -1,9 +1,9 @@
 //! Read queries.
 
+use deadpool_postgres::ClientWrapper as Client;
 use privet_core::{RecordId, SubjectId};
 use privet_store::{ApiKeyRow, RecordRow, Result, StoreError, StoredLeaf, SubjectData};
 use time::OffsetDateTime;
-use tokio_postgres::Client;
 
 use crate::error::db;
 
@@ -28,25 +28,29 @@ pub(crate) async fn load_subject(
 ) -> Result<Option<SubjectData>> {
     let sid = &subject.as_bytes()[..];
     let row = c
-        .query_opt(crate::consent::SUBJECT_SQL, &[&sid])
+        .query_opt(
+            &c.prepare_cached(crate::consent::SUBJECT_SQL)
+                .await
+                .map_err(db)?,
+            &[&sid],
+        )
         .await
         .map_err(db)?;
     let Some(row) = row else { return Ok(None) };
     let (subject_row, restriction, consents) = crate::consent::subject_from_row(subject, &row)?;
-    let cols = "id, version, created_at, updated_at, fields";
     let rows = match record {
         Some(rid) => {
             let rid = &rid.as_bytes()[..];
-            let sql = format!(
-                "SELECT {cols} FROM records WHERE subject_id = $1 AND collection = $2 AND id = $3"
-            );
-            c.query(&sql, &[&sid, &collection, &rid]).await
+            let sql = "SELECT id, version, created_at, updated_at, fields FROM records \
+                       WHERE subject_id = $1 AND collection = $2 AND id = $3";
+            let stmt = c.prepare_cached(sql).await.map_err(db)?;
+            c.query(&stmt, &[&sid, &collection, &rid]).await
         }
         None => {
-            let sql = format!(
-                "SELECT {cols} FROM records WHERE subject_id = $1 AND collection = $2 ORDER BY id"
-            );
-            c.query(&sql, &[&sid, &collection]).await
+            let sql = "SELECT id, version, created_at, updated_at, fields FROM records \
+                       WHERE subject_id = $1 AND collection = $2 ORDER BY id";
+            let stmt = c.prepare_cached(sql).await.map_err(db)?;
+            c.query(&stmt, &[&sid, &collection]).await
         }
     }
     .map_err(db)?;
@@ -81,8 +85,12 @@ pub(crate) async fn lookup(
 ) -> Result<Vec<(SubjectId, RecordId)>> {
     let rows = c
         .query(
-            "SELECT subject_id, record_id FROM blind_index \
+            &c.prepare_cached(
+                "SELECT subject_id, record_id FROM blind_index \
              WHERE collection = $1 AND field = $2 AND term = $3 ORDER BY record_id",
+            )
+            .await
+            .map_err(db)?,
             &[&collection, &field, &term],
         )
         .await
@@ -100,8 +108,12 @@ pub(crate) async fn lookup(
 pub(crate) async fn api_key(c: &Client, prefix: &str) -> Result<Option<ApiKeyRow>> {
     let row = c
         .query_opt(
-            "SELECT prefix, hash, principal, created_at, expires_at, revoked_at \
-             FROM api_keys WHERE prefix = $1",
+            &c.prepare_cached(
+                "SELECT prefix, hash, principal, created_at, expires_at, revoked_at \
+                 FROM api_keys WHERE prefix = $1",
+            )
+            .await
+            .map_err(db)?,
             &[&prefix],
         )
         .await
@@ -121,7 +133,11 @@ pub(crate) async fn audit_leaves(c: &Client, from: u64, limit: u32) -> Result<Ve
     let from = i64::try_from(from).unwrap_or(i64::MAX);
     let rows = c
         .query(
-            "SELECT idx, leaf, leaf_hash FROM audit WHERE idx >= $1 ORDER BY idx LIMIT $2",
+            &c.prepare_cached(
+                "SELECT idx, leaf, leaf_hash FROM audit WHERE idx >= $1 ORDER BY idx LIMIT $2",
+            )
+            .await
+            .map_err(db)?,
             &[&from, &i64::from(limit)],
         )
         .await
@@ -143,7 +159,11 @@ pub(crate) async fn audit_leaves(c: &Client, from: u64, limit: u32) -> Result<Ve
 pub(crate) async fn erasures(c: &Client) -> Result<Vec<(SubjectId, OffsetDateTime)>> {
     let rows = c
         .query(
-            "SELECT subject_id, erased_at FROM erasures ORDER BY erased_at, subject_id",
+            &c.prepare_cached(
+                "SELECT subject_id, erased_at FROM erasures ORDER BY erased_at, subject_id",
+            )
+            .await
+            .map_err(db)?,
             &[],
         )
         .await

@@ -1,17 +1,21 @@
 //! The [`PgStore`]: connecting, the pool, and the [`Store`] implementation.
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use privet_core::{RecordId, SubjectId};
 use privet_store::{
     ApiKeyRow, Committed, ConsentEventRow, PrincipalRow, Result, RoleRow, Store, StoreError,
     StoredLeaf, SubjectData, WriteSet,
 };
 use time::OffsetDateTime;
-use tokio_postgres::NoTls;
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{NoTls, Socket};
 
 use crate::error::{db, pool};
-use crate::{apply, consent, migrate, principals, read};
+use crate::{apply, consent, migrate, principals, read, tls};
 
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone)]
@@ -20,6 +24,9 @@ pub struct PgOptions {
     pub pool_size: usize,
     /// A schema to use instead of `public` (tests give each case its own).
     pub schema: Option<String>,
+    /// A PEM file of CA certificates trusted for the server's TLS certificate, besides the
+    /// system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for PgOptions {
@@ -27,9 +34,23 @@ impl Default for PgOptions {
         Self {
             pool_size: 16,
             schema: None,
+            ca_file: None,
         }
     }
 }
+
+/// Bounds on waiting for the database, so a request fails (503) instead of hanging when it is
+/// down or stuck. Each applies unless the URL sets its own (`connect_timeout`,
+/// `tcp_user_timeout`, `options=-c statement_timeout=…`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long sent data may stay unacknowledged before the kernel drops a TCP connection (a
+/// database host that vanished without closing its connections).
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one statement may run (e.g. waiting for a lock that a stuck session holds) before
+/// the server cancels it and the request gets a 503. Privet's statements are short.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request waits for a free pooled connection.
+const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The PostgreSQL backend.
 pub struct PgStore {
@@ -46,35 +67,84 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Connects to `url` (a `postgres://` URL or a `key=value` connection string), runs
     /// pending migrations, and returns the store. An unreachable database is `Unavailable`.
+    /// The URL's `sslmode` decides TLS (see the README): plaintext only for Unix sockets,
+    /// loopback addresses and `sslmode=disable`; otherwise rustls, verifying the server's
+    /// certificate against the system's roots, `options.ca_file` and the URL's `sslrootcert`.
     pub async fn connect(url: &str, options: PgOptions) -> Result<Self> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Backend(format!("invalid database URL: {e}")))?;
-        if let Some(schema) = &options.schema {
-            if !schema
+        let tls::Parsed {
+            mut config,
+            security,
+            root_cert,
+        } = tls::parse(url)?;
+        if let Some(schema) = &options.schema
+            && !schema
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                return Err(StoreError::Backend("schema names are [A-Za-z0-9_]".into()));
-            }
-            config.options(format!("-c search_path={schema}"));
+        {
+            return Err(StoreError::Backend("schema names are [A-Za-z0-9_]".into()));
         }
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        // Server-side settings travel in the startup `options`, after any the URL gives.
+        let mut startup = config.get_options().unwrap_or_default().to_owned();
+        if let Some(schema) = &options.schema {
+            startup.push_str(&format!(" -c search_path={schema}"));
+        }
+        if !startup.contains("statement_timeout") {
+            startup.push_str(&format!(
+                " -c statement_timeout={}",
+                STATEMENT_TIMEOUT.as_millis()
+            ));
+        }
+        config.options(startup.trim());
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
+        let connector = match security {
+            tls::Security::None => None,
+            s => {
+                let ca_files: Vec<&Path> = options
+                    .ca_file
+                    .iter()
+                    .chain(root_cert.iter())
+                    .map(PathBuf::as_path)
+                    .collect();
+                Some(tls::connector(s, &ca_files)?)
+            }
+        };
+        // Fast recycling checks that the connection is not closed; a connection that broke
+        // (database restarted) is closed by its connection task and replaced on the next
+        // checkout, so the pool recovers by itself.
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &connector {
+            None => Manager::from_config(config.clone(), NoTls, manager_config),
+            Some(c) => Manager::from_config(config.clone(), c.clone(), manager_config),
+        };
+        let connect_timeout = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(CONNECT_TIMEOUT);
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT_TIMEOUT))
+            .create_timeout(Some(connect_timeout + Duration::from_secs(5)))
+            .recycle_timeout(Some(Duration::from_secs(5)))
             .build()
             .map_err(|e| StoreError::Backend(format!("cannot build the connection pool: {e}")))?;
-        let (mut client, connection) = config
-            .connect(NoTls)
+        let (mut client, conn_task) = match connector {
+            None => first_connection(&config, NoTls).await?,
+            Some(c) => first_connection(&config, c).await?,
+        };
+        // Migrations may run long on a big database, and a server starting beside a migrating
+        // one waits for its advisory lock: no statement timeout on this connection.
+        client
+            .batch_execute("SET statement_timeout = 0")
             .await
-            .map_err(|e| StoreError::Unavailable(format!("cannot connect to the database: {e}")))?;
-        let conn_task = tokio::spawn(connection);
+            .map_err(db)?;
         if let Some(schema) = &options.schema {
             client
                 .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
@@ -93,6 +163,30 @@ impl PgStore {
     }
 }
 
+/// One connection outside the pool (migrations hold a session lock on it).
+async fn first_connection<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>)>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config.connect(tls).await.map_err(|e| {
+        let e = crate::error::with_causes(&e);
+        let hint = if e.contains("TLS") {
+            " (the URL's sslmode and store.ca_file decide how the server's certificate is verified)"
+        } else {
+            ""
+        };
+        StoreError::Unavailable(format!("cannot connect to the database: {e}{hint}"))
+    })?;
+    let task = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((client, task))
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn apply(&self, writes: WriteSet) -> Result<Committed> {
@@ -106,7 +200,7 @@ impl Store for PgStore {
         collection: &str,
         record: Option<RecordId>,
     ) -> Result<Option<SubjectData>> {
-        read::load_subject(&**self.client().await?, subject, collection, record).await
+        read::load_subject(&*self.client().await?, subject, collection, record).await
     }
 
     async fn lookup(
@@ -115,7 +209,7 @@ impl Store for PgStore {
         field: &str,
         term: &[u8],
     ) -> Result<Vec<(SubjectId, RecordId)>> {
-        read::lookup(&**self.client().await?, collection, field, term).await
+        read::lookup(&*self.client().await?, collection, field, term).await
     }
 
     async fn consent_history(&self, subject: SubjectId) -> Result<Vec<ConsentEventRow>> {
@@ -125,14 +219,20 @@ impl Store for PgStore {
     async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let client = self.client().await?;
         let row = client
-            .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+            .query_opt(
+                &client
+                    .prepare_cached("SELECT value FROM meta WHERE key = $1")
+                    .await
+                    .map_err(db)?,
+                &[&key],
+            )
             .await
             .map_err(db)?;
         Ok(row.map(|r| r.get(0)))
     }
 
     async fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRow>> {
-        read::api_key(&**self.client().await?, prefix).await
+        read::api_key(&*self.client().await?, prefix).await
     }
 
     async fn principal(&self, id: &str) -> Result<Option<PrincipalRow>> {
@@ -157,25 +257,31 @@ impl Store for PgStore {
     }
 
     async fn audit_leaves(&self, from: u64, limit: u32) -> Result<Vec<StoredLeaf>> {
-        read::audit_leaves(&**self.client().await?, from, limit).await
+        read::audit_leaves(&*self.client().await?, from, limit).await
     }
 
     async fn audit_len(&self) -> Result<u64> {
         let client = self.client().await?;
         let row = client
-            .query_one("SELECT size FROM audit_head", &[])
+            .query_one(
+                &client
+                    .prepare_cached("SELECT size FROM audit_head")
+                    .await
+                    .map_err(db)?,
+                &[],
+            )
             .await
             .map_err(db)?;
         Ok(row.get::<_, i64>(0) as u64)
     }
 
     async fn erasures(&self) -> Result<Vec<(SubjectId, OffsetDateTime)>> {
-        read::erasures(&**self.client().await?).await
+        read::erasures(&*self.client().await?).await
     }
 
     async fn ping(&self) -> Result<()> {
         let client = self.client().await?;
-        client.query_one("SELECT 1", &[]).await.map_err(db)?;
+        client.simple_query("SELECT 1").await.map_err(db)?;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 //! checks, and every denial on the audit trail with its reason.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[macro_use]
 mod common;
 
 use std::sync::{Arc, Mutex};
@@ -11,7 +12,6 @@ use common::*;
 use privet_audit::{Action, AuditEntry, Decision};
 use privet_core::policy::WithholdReason;
 use privet_core::{ConsentChange, ConsentSource, ConsentState, Role};
-use privet_store_sqlite::{SqliteOptions, SqliteStore};
 use privet_vault::{Actor, Clock, Keyring, Schema, Vault, VaultError};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -33,14 +33,13 @@ impl TestClock {
     }
 }
 
-async fn vault_with_clock(dir: &std::path::Path) -> (Vault, TestClock) {
+async fn vault_with_clock(place: &Place) -> (Vault, TestClock) {
     let clock = TestClock(Arc::new(Mutex::new(
         OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
     )));
-    let store = SqliteStore::open(dir.join("privet.db"), SqliteOptions::default()).unwrap();
     let (vault, _) = Vault::initialize(
         Schema::from_toml_str(SCHEMA).unwrap(),
-        Arc::new(store),
+        place.store().await,
         Keyring::generate(),
         Arc::new(clock.clone()),
     )
@@ -81,9 +80,8 @@ fn change(state: ConsentState, expires_at: Option<OffsetDateTime>) -> ConsentCha
     }
 }
 
-#[tokio::test]
-async fn a_purpose_not_granted_is_refused_and_the_denial_is_audited() {
-    let t = vault().await;
+async fn a_purpose_not_granted_is_refused_and_the_denial_is_audited(backend: Backend) {
+    let t = vault(backend).await;
     let mailer = principal(
         &t.vault,
         json!({"name": "mailer", "purposes": [EMAIL], "collections": {"customers": {"email": "plain"}}}),
@@ -141,9 +139,8 @@ async fn a_purpose_not_granted_is_refused_and_the_denial_is_audited() {
     );
 }
 
-#[tokio::test]
-async fn masked_and_tokenized_fields_show_only_what_the_role_grants() {
-    let t = vault().await;
+async fn masked_and_tokenized_fields_show_only_what_the_role_grants(backend: Backend) {
+    let t = vault(backend).await;
     let grant = |name: &str| {
         json!({"name": name, "purposes": ["essential.service.security"],
                "collections": {"customers": {"email": "tokenized", "phone": "masked", "birth_date": "masked"}}})
@@ -188,10 +185,9 @@ async fn masked_and_tokenized_fields_show_only_what_the_role_grants() {
     assert_eq!(plain.data["email"], json!("Jane@example.com"));
 }
 
-#[tokio::test]
-async fn an_expired_consent_withholds_at_the_moment_of_the_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let (vault, clock) = vault_with_clock(dir.path()).await;
+async fn an_expired_consent_withholds_at_the_moment_of_the_read(backend: Backend) {
+    let place = Place::new(backend);
+    let (vault, clock) = vault_with_clock(&place).await;
     let id = vault
         .create_subject(&actor(), &obj(json!({"email": "e@example.com"})))
         .await
@@ -231,9 +227,10 @@ async fn an_expired_consent_withholds_at_the_moment_of_the_read() {
     assert!(matches!(err, VaultError::Consent(_)), "{err:?}");
 }
 
-#[tokio::test]
-async fn consent_based_fields_are_collected_only_with_consent_and_refusals_are_audited() {
-    let t = vault().await;
+async fn consent_based_fields_are_collected_only_with_consent_and_refusals_are_audited(
+    backend: Backend,
+) {
+    let t = vault(backend).await;
     let data = obj(json!({"email": "r@example.com", "religion": "none"}));
     let before = t.vault.store().audit_len().await.unwrap();
     let err = t.vault.create_subject(&actor(), &data).await.unwrap_err();
@@ -309,9 +306,10 @@ async fn consent_based_fields_are_collected_only_with_consent_and_refusals_are_a
     assert!(matches!(err, VaultError::WriteRefused(_)), "{err:?}");
 }
 
-#[tokio::test]
-async fn a_restricted_subject_reads_only_for_legal_obligations_and_erasure_clears_consents() {
-    let t = vault().await;
+async fn a_restricted_subject_reads_only_for_legal_obligations_and_erasure_clears_consents(
+    backend: Backend,
+) {
+    let t = vault(backend).await;
     let id = t
         .vault
         .create_subject(&actor(), &obj(json!({"email": "x@example.com"})))
@@ -386,10 +384,9 @@ async fn a_restricted_subject_reads_only_for_legal_obligations_and_erasure_clear
     );
 }
 
-#[tokio::test]
-async fn revoked_and_expired_principals_do_not_authenticate() {
-    let dir = tempfile::tempdir().unwrap();
-    let (vault, clock) = vault_with_clock(dir.path()).await;
+async fn revoked_and_expired_principals_do_not_authenticate(backend: Backend) {
+    let place = Place::new(backend);
+    let (vault, clock) = vault_with_clock(&place).await;
     vault
         .put_role(
             &actor(),
@@ -436,3 +433,12 @@ async fn revoked_and_expired_principals_do_not_authenticate() {
         Err(VaultError::NotAdmin)
     ));
 }
+
+backend_tests!(
+    a_purpose_not_granted_is_refused_and_the_denial_is_audited,
+    masked_and_tokenized_fields_show_only_what_the_role_grants,
+    an_expired_consent_withholds_at_the_moment_of_the_read,
+    consent_based_fields_are_collected_only_with_consent_and_refusals_are_audited,
+    a_restricted_subject_reads_only_for_legal_obligations_and_erasure_clears_consents,
+    revoked_and_expired_principals_do_not_authenticate,
+);

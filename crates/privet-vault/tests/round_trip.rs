@@ -1,5 +1,6 @@
 //! Property: any valid profile, written through the vault, reads back for a purpose exactly as
-//! normalized — through validation, per-field encryption, SQLite and the policy.
+//! normalized — through validation, per-field encryption, the store (SQLite and PostgreSQL)
+//! and the policy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -61,25 +62,45 @@ fn visible(purpose: &str, field: &str) -> bool {
     }
 }
 
+/// Writes `input` through a fresh vault on `backend` and reads it back for each purpose.
+fn reads_back_normalized(backend: Backend, input: &Map<String, Value>, want: &Map<String, Value>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let t = vault(backend).await;
+        let a = actor();
+        let id = t.vault.create_subject(&a, input).await.unwrap();
+        for purpose in ["essential.service", "analytics.reporting"] {
+            let v = t.vault.read_subject(&a, id, Some(purpose)).await.unwrap();
+            let expected: Map<String, Value> = want
+                .iter()
+                .filter(|(k, _)| visible(purpose, k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            assert_eq!(v.data, expected, "purpose {purpose}");
+        }
+        let email = want["email"].as_str().unwrap().to_uppercase();
+        let found = t
+            .vault
+            .find_subjects(&a, "email", &email, Some("essential.service"))
+            .await
+            .unwrap();
+        assert_eq!(found.iter().map(|v| v.id).collect::<Vec<_>>(), vec![id]);
+    });
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn any_valid_profile_reads_back_normalized_for_each_purpose((input, want) in profile()) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            let t = vault().await;
-            let a = actor();
-            let id = t.vault.create_subject(&a, &input).await.unwrap();
-            for purpose in ["essential.service", "analytics.reporting"] {
-                let v = t.vault.read_subject(&a, id, Some(purpose)).await.unwrap();
-                let expected: Map<String, Value> =
-                    want.iter().filter(|(k, _)| visible(purpose, k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-                assert_eq!(v.data, expected, "purpose {purpose}");
-            }
-            let email = want["email"].as_str().unwrap().to_uppercase();
-            let found = t.vault.find_subjects(&a, "email", &email, Some("essential.service")).await.unwrap();
-            assert_eq!(found.iter().map(|v| v.id).collect::<Vec<_>>(), vec![id]);
-        });
+    fn any_valid_profile_reads_back_normalized_for_each_purpose_on_sqlite((input, want) in profile()) {
+        reads_back_normalized(Backend::Sqlite, &input, &want);
+    }
+
+    #[test]
+    fn any_valid_profile_reads_back_normalized_for_each_purpose_on_postgres((input, want) in profile()) {
+        reads_back_normalized(Backend::Postgres, &input, &want);
     }
 }

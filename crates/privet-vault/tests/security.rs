@@ -2,13 +2,13 @@
 //! ciphertexts bound to their place, wrong keys refused, erasure complete.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
 
 use common::*;
 use privet_store::{Op, Store, WriteSet};
-use privet_store_sqlite::{SqliteOptions, SqliteStore};
 use privet_vault::{Keyring, Schema, SystemClock, Vault, VaultError};
 use serde_json::json;
 
@@ -19,9 +19,9 @@ const CANARIES: &[&str] = &[
     "canary-ticket-zq7x",
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn canary_values_appear_nowhere_in_the_data_dir_in_any_encoding() {
-    let t = vault().await;
+async fn canary_values_appear_nowhere_at_rest_in_any_encoding(backend: Backend) {
+    // PostgreSQL in a throwaway cluster, so that every file it writes can be read.
+    let t = vault_at(Place::isolated(backend), SCHEMA, Keyring::generate()).await;
     let a = actor();
     let id = t
         .vault
@@ -56,6 +56,8 @@ async fn canary_values_appear_nowhere_in_the_data_dir_in_any_encoding() {
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
+    // Every row as text (PostgreSQL: pg_dump of the schema, bytea as hex) and every file.
+    let dump = t.place.dump();
     let phone = "+16502530000";
     for canary in CANARIES.iter().copied().chain([phone]) {
         for needle in [
@@ -63,21 +65,42 @@ async fn canary_values_appear_nowhere_in_the_data_dir_in_any_encoding() {
             hex(canary.as_bytes()),
             base64(canary.as_bytes()),
         ] {
-            let hits = files_containing(t.dir.path(), needle.as_bytes());
+            let hits = t.place.files_containing(needle.as_bytes());
             assert!(hits.is_empty(), "a canary was found in {hits:?}");
+            assert!(!dump.contains(&needle), "a canary was found in the rows");
         }
     }
+    // The scans see what is stored: the subject's wrapped key is found by each of them.
+    let wrapped = t
+        .vault
+        .store()
+        .load_subject(id, "customers", None)
+        .await
+        .unwrap()
+        .unwrap()
+        .subject
+        .wrapped_key;
+    let files = t.place.files_containing(&wrapped);
+    let wal = if backend == Backend::Sqlite {
+        "-wal"
+    } else {
+        "pg_wal"
+    };
     assert!(
-        files(t.dir.path())
-            .iter()
-            .any(|p| p.to_string_lossy().ends_with("-wal")),
-        "the scan must cover the WAL"
+        files.iter().any(|p| p.to_string_lossy().contains(wal)),
+        "the scan must cover the write-ahead log: {files:?}"
     );
+    if backend == Backend::Postgres {
+        assert!(dump.contains(&hex(&wrapped)), "the dump must hold the rows");
+        assert!(
+            files.iter().any(|p| p.to_string_lossy().contains("/base/")),
+            "the scan must cover the table files: {files:?}"
+        );
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn erasure_leaves_no_trace_of_the_wrapped_key_in_any_file() {
-    let t = vault().await;
+async fn erasure_leaves_no_trace_of_the_wrapped_key_or_ciphertexts(backend: Backend) {
+    let t = vault(backend).await;
     let a = actor();
     let id = t
         .vault
@@ -105,13 +128,30 @@ async fn erasure_leaves_no_trace_of_the_wrapped_key_in_any_file() {
         .unwrap();
     let wrapped = row.subject.wrapped_key.clone();
     let ct = row.records[0].fields[0].1.clone();
+    // SQLite: every file of the vault (secure_delete, WAL truncated). PostgreSQL: every row
+    // of the database (pg_dump); its files keep dead tuples until VACUUM, see the README.
+    let traces = |needle: &[u8]| -> Vec<String> {
+        match backend {
+            Backend::Sqlite => t
+                .place
+                .files_containing(needle)
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            Backend::Postgres => [t.place.dump()]
+                .into_iter()
+                .filter(|d| d.contains(&hex(needle)))
+                .map(|_| "pg_dump".to_owned())
+                .collect(),
+        }
+    };
     assert!(
-        !files_containing(t.dir.path(), &wrapped).is_empty(),
-        "precondition: the key is on disk"
+        !traces(&wrapped).is_empty(),
+        "precondition: the key is stored"
     );
     t.vault.erase_subject(&a, id).await.unwrap();
     for needle in [&wrapped, &ct] {
-        let hits = files_containing(t.dir.path(), needle);
+        let hits = traces(needle);
         assert!(
             hits.is_empty(),
             "erased key material or ciphertext found in {hits:?}"
@@ -119,9 +159,8 @@ async fn erasure_leaves_no_trace_of_the_wrapped_key_in_any_file() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn erased_subject_is_gone_from_every_use_case() {
-    let t = vault().await;
+async fn erased_subject_is_gone_from_every_use_case(backend: Backend) {
+    let t = vault(backend).await;
     let a = actor();
     let id = t
         .vault
@@ -208,9 +247,8 @@ async fn swap_field_ciphertexts(
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ciphertext_moved_to_another_subject_fails_to_decrypt() {
-    let t = vault().await;
+async fn a_ciphertext_moved_to_another_subject_fails_to_decrypt(backend: Backend) {
+    let t = vault(backend).await;
     let a = actor();
     let x = t
         .vault
@@ -234,9 +272,8 @@ async fn a_ciphertext_moved_to_another_subject_fails_to_decrypt() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ciphertext_moved_to_another_field_fails_to_decrypt() {
-    let t = vault().await;
+async fn a_ciphertext_moved_to_another_field_fails_to_decrypt(backend: Backend) {
+    let t = vault(backend).await;
     let a = actor();
     let x = t
         .vault
@@ -251,16 +288,14 @@ async fn a_ciphertext_moved_to_another_field_fails_to_decrypt() {
     assert!(matches!(r, Err(VaultError::Integrity { .. })), "got {r:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_master_key_is_refused_at_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let (vault, _) = vault_in(dir.path(), Keyring::generate()).await;
+async fn a_wrong_master_key_is_refused_at_open(backend: Backend) {
+    let TestVault { place, vault, .. } =
+        vault_at(Place::new(backend), SCHEMA, Keyring::generate()).await;
     drop(vault);
     let schema = Schema::from_toml_str(SCHEMA).unwrap();
-    let store = SqliteStore::open(dir.path().join("privet.db"), SqliteOptions::default()).unwrap();
     let r = Vault::open(
         schema,
-        Arc::new(store),
+        place.store().await,
         Keyring::generate(),
         Arc::new(SystemClock),
     )
@@ -271,14 +306,12 @@ async fn a_wrong_master_key_is_refused_at_open() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_uninitialised_store_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
+async fn an_uninitialised_store_is_refused(backend: Backend) {
+    let place = Place::new(backend);
     let schema = Schema::from_toml_str(SCHEMA).unwrap();
-    let store = SqliteStore::open(dir.path().join("privet.db"), SqliteOptions::default()).unwrap();
     let r = Vault::open(
         schema,
-        Arc::new(store),
+        place.store().await,
         Keyring::generate(),
         Arc::new(SystemClock),
     )
@@ -286,9 +319,8 @@ async fn an_uninitialised_store_is_refused() {
     assert!(matches!(r, Err(VaultError::NotInitialized)));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn api_keys_authenticate_only_when_exact() {
-    let t = vault().await;
+async fn api_keys_authenticate_only_when_exact(backend: Backend) {
+    let t = vault(backend).await;
     assert_eq!(t.vault.authenticate(&t.api_key).await.unwrap().id, "admin");
     let mut wrong = t.api_key.clone();
     let last = wrong.pop().unwrap();
@@ -303,3 +335,14 @@ async fn api_keys_authenticate_only_when_exact() {
         );
     }
 }
+
+backend_tests!(
+    canary_values_appear_nowhere_at_rest_in_any_encoding,
+    erasure_leaves_no_trace_of_the_wrapped_key_or_ciphertexts,
+    erased_subject_is_gone_from_every_use_case,
+    a_ciphertext_moved_to_another_subject_fails_to_decrypt,
+    a_ciphertext_moved_to_another_field_fails_to_decrypt,
+    a_wrong_master_key_is_refused_at_open,
+    an_uninitialised_store_is_refused,
+    api_keys_authenticate_only_when_exact,
+);

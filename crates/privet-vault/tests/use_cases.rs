@@ -2,6 +2,7 @@
 //! lookups through normalization, atomic batches, and an audit entry for everything.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -9,9 +10,8 @@ use privet_audit::{Action, AuditEntry};
 use privet_vault::VaultError;
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_read_releases_only_fields_declared_for_the_purpose() {
-    let t = vault().await;
+async fn a_read_releases_only_fields_declared_for_the_purpose(backend: Backend) {
+    let t = vault(backend).await;
     let a = actor();
     let id = t.vault.create_subject(&a, &obj(json!({
         "email": "Jane.Doe@Example.COM ", "name": "Jane", "birth_date": "1990-05-17", "gender": "female"
@@ -45,9 +45,8 @@ async fn a_read_releases_only_fields_declared_for_the_purpose() {
     assert!(!v.data.contains_key("birth_date"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_need_a_known_purpose() {
-    let t = vault().await;
+async fn reads_need_a_known_purpose(backend: Backend) {
+    let t = vault(backend).await;
     let a = actor();
     let id = t
         .vault
@@ -68,9 +67,8 @@ async fn reads_need_a_known_purpose() {
     ));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn undeclared_fields_are_refused_by_name_and_nothing_is_written() {
-    let t = vault().await;
+async fn undeclared_fields_are_refused_by_name_and_nothing_is_written(backend: Backend) {
+    let t = vault(backend).await;
     let before = t.vault.store().audit_len().await.unwrap();
     let r = t
         .vault
@@ -98,9 +96,8 @@ async fn undeclared_fields_are_refused_by_name_and_nothing_is_written() {
     assert_eq!(t.vault.store().audit_len().await.unwrap(), before);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lookup_normalizes_the_query_like_the_write() {
-    let t = vault().await;
+async fn lookup_normalizes_the_query_like_the_write(backend: Backend) {
+    let t = vault(backend).await;
     let a = actor();
     let id = t
         .vault
@@ -143,9 +140,8 @@ async fn lookup_normalizes_the_query_like_the_write() {
     assert!(matches!(r, Err(VaultError::LookupNotAllowed { .. })));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn updates_change_values_and_the_blind_index() {
-    let t = vault().await;
+async fn updates_change_values_and_the_blind_index(backend: Backend) {
+    let t = vault(backend).await;
     let a = actor();
     let p = Some("essential.service");
     let id = t
@@ -188,9 +184,8 @@ async fn updates_change_values_and_the_blind_index() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn records_are_added_and_read_per_collection_for_a_purpose() {
-    let t = vault().await;
+async fn records_are_added_and_read_per_collection_for_a_purpose(backend: Backend) {
+    let t = vault(backend).await;
     let a = actor();
     let id = t
         .vault
@@ -258,9 +253,8 @@ async fn records_are_added_and_read_per_collection_for_a_purpose() {
     ));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_invalid_batch_lists_every_bad_item_and_writes_nothing() {
-    let t = vault().await;
+async fn an_invalid_batch_lists_every_bad_item_and_writes_nothing(backend: Backend) {
+    let t = vault(backend).await;
     let before = t.vault.store().audit_len().await.unwrap();
     let items = vec![
         obj(json!({"email": "ok1@example.com"})),
@@ -292,9 +286,8 @@ async fn an_invalid_batch_lists_every_bad_item_and_writes_nothing() {
     assert_eq!(ids.len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_use_case_leaves_an_audit_entry_without_values() {
-    let t = vault().await;
+async fn every_use_case_leaves_an_audit_entry_without_values(backend: Backend) {
+    let t = vault(backend).await;
     let a = actor();
     let start = t.vault.store().audit_len().await.unwrap();
     let id = t
@@ -366,8 +359,7 @@ async fn every_use_case_leaves_an_audit_entry_without_values() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_unique_field_refuses_a_second_subject_with_the_same_value() {
+async fn a_unique_field_refuses_a_second_subject_with_the_same_value(backend: Backend) {
     let schema = SCHEMA.replace(
         "searchable = true\nrequired = true",
         "searchable = true\nunique = true\nrequired = true",
@@ -376,7 +368,7 @@ async fn a_unique_field_refuses_a_second_subject_with_the_same_value() {
         schema, SCHEMA,
         "the example schema's email field is the one made unique"
     );
-    let t = vault_with_schema(&schema).await;
+    let t = vault_with_schema(backend, &schema).await;
     let vault = &t.vault;
     let a = actor();
     let first = vault
@@ -405,3 +397,15 @@ async fn a_unique_field_refuses_a_second_subject_with_the_same_value() {
         .unwrap();
     assert_eq!(found.len(), 1);
 }
+
+backend_tests!(
+    a_read_releases_only_fields_declared_for_the_purpose,
+    reads_need_a_known_purpose,
+    undeclared_fields_are_refused_by_name_and_nothing_is_written,
+    lookup_normalizes_the_query_like_the_write,
+    updates_change_values_and_the_blind_index,
+    records_are_added_and_read_per_collection_for_a_purpose,
+    an_invalid_batch_lists_every_bad_item_and_writes_nothing,
+    every_use_case_leaves_an_audit_entry_without_values,
+    a_unique_field_refuses_a_second_subject_with_the_same_value,
+);

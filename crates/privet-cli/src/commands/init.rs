@@ -78,7 +78,12 @@ pub(crate) async fn init_dir(
     let keys = Keyring::generate();
     KeyFile::create(dir.join(KEY_FILE), &keys).context("cannot create the master key file")?;
     let location = match store_url {
-        Some(url) => StoreLocation::Postgres(url.to_owned()),
+        Some(url) => StoreLocation::Postgres {
+            url: url.to_owned(),
+            ca_file: std::env::var_os("PRIVET_STORE_CA_FILE")
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from),
+        },
         None => StoreLocation::Sqlite(dir.join(DB_FILE)),
     };
     let store = crate::open::open_store(&location).await?;

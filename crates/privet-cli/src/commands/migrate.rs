@@ -19,7 +19,7 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode> {
     crate::open::open_store(&config.store).await?;
     let what = match &config.store {
         StoreLocation::Sqlite(p) => p.display().to_string(),
-        StoreLocation::Postgres(_) => "the PostgreSQL database".to_owned(),
+        StoreLocation::Postgres { .. } => "the PostgreSQL database".to_owned(),
     };
     println!("{what} is at the current schema version");
     Ok(ExitCode::SUCCESS)

@@ -3,9 +3,18 @@
 use super::*;
 
 #[test]
-fn acknowledged_writes_survive_kill_9() {
+fn acknowledged_writes_survive_kill_9_on_sqlite() {
+    acknowledged_writes_survive_kill_9(Backend::Sqlite);
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_on_postgres() {
+    acknowledged_writes_survive_kill_9(Backend::Postgres);
+}
+
+fn acknowledged_writes_survive_kill_9(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let key = init(dir.path());
+    let (key, db) = init_on(dir.path(), backend);
     let mut server = serve(dir.path());
     let base = server.base.clone();
     let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
@@ -43,27 +52,28 @@ fn acknowledged_writes_survive_kill_9() {
         assert_eq!(s, StatusCode::OK, "acknowledged {id} lost after kill -9");
         assert!(v["data"]["email"].as_str().unwrap().starts_with("crash"));
     }
-    // No half-written subject: every subject row has its profile record.
+    // No half-written subject: every subject row has its profile record; every committed
+    // subject has its audit entry.
     drop(server);
-    let db = rusqlite::Connection::open(dir.path().join("privet.db")).unwrap();
-    let orphans: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM subjects WHERE id NOT IN (SELECT subject_id FROM records)",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(orphans, 0);
-    let audit: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM audit WHERE leaf LIKE '%subject_create%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let subjects: i64 = db
-        .query_row("SELECT COUNT(*) FROM subjects", [], |r| r.get(0))
-        .unwrap();
+    let count = |sqlite: &str, postgres: &str| -> i64 {
+        match &db {
+            None => rusqlite::Connection::open(dir.path().join("privet.db"))
+                .unwrap()
+                .query_row(sqlite, [], |r| r.get(0))
+                .unwrap(),
+            Some(db) => db.query(postgres).trim().parse().unwrap(),
+        }
+    };
+    let orphans = "SELECT COUNT(*) FROM subjects WHERE id NOT IN (SELECT subject_id FROM records)";
+    assert_eq!(count(orphans, orphans), 0);
+    let audit = count(
+        "SELECT COUNT(*) FROM audit WHERE leaf LIKE '%subject_create%'",
+        "SELECT COUNT(*) FROM audit WHERE position('subject_create'::bytea IN leaf) > 0",
+    );
+    let subjects = count(
+        "SELECT COUNT(*) FROM subjects",
+        "SELECT COUNT(*) FROM subjects",
+    );
     assert_eq!(
         audit, subjects,
         "every committed subject has its audit entry"

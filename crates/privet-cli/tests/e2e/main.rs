@@ -67,11 +67,17 @@ impl Drop for Server {
 }
 
 fn serve(dir: &Path) -> Server {
+    serve_with(dir, &[])
+}
+
+/// `privet serve` on a free port with extra environment variables.
+fn serve_with(dir: &Path, env: &[(&str, &str)]) -> Server {
     let log = std::fs::File::create(dir.join("server.log")).unwrap();
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
         .arg(dir)
         .env("PRIVET_LOG", "debug")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -159,8 +165,10 @@ mod cli;
 mod concurrency;
 mod consent;
 mod durability;
+mod faults;
 mod postgres;
 mod routes;
+mod tls;
 
 /// A fresh database on the server `DATABASE_URL` points at; dropped on drop.
 struct TempDatabase {
@@ -202,6 +210,23 @@ impl TempDatabase {
         } else {
             format!("{} dbname={}", self.admin_url, self.name)
         }
+    }
+}
+
+impl TempDatabase {
+    /// Runs `sql` in this database; the unaligned, tuples-only output.
+    fn query(&self, sql: &str) -> String {
+        let out = Command::new("psql")
+            .arg(self.url())
+            .args(["-XAtqc", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
     }
 }
 
