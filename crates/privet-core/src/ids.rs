@@ -113,6 +113,10 @@ typed_id!(
     /// A principal (a service or a person holding an API key).
     PrincipalId, "prn_", "principal"
 );
+typed_id!(
+    /// A signed consent receipt.
+    ReceiptId, "rct_", "receipt"
+);
 
 #[cfg(test)]
 mod tests {

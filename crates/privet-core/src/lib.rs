@@ -25,7 +25,7 @@ pub use consent::{
     gpc_denials,
 };
 pub use grant::{Access, Grant, Grants, Role, RoleErrors, RoleProblem};
-pub use ids::{IdParseError, PrincipalId, RecordId, RequestId, SubjectId};
+pub use ids::{IdParseError, PrincipalId, ReceiptId, RecordId, RequestId, SubjectId};
 pub use mask::{mask, token_input};
 pub use policy::{
     Decision, Outcome, ReadContext, WithholdReason, WriteRefusal, WriteRefused, check_lookup,

@@ -16,6 +16,7 @@ mod consent;
 mod error;
 mod import;
 mod read;
+mod receipt;
 mod seal;
 mod vault;
 mod view;
@@ -27,6 +28,10 @@ pub use clock::{Clock, SystemClock};
 pub use consent::{ConsentNow, ConsentOverview, Restriction};
 pub use error::{ItemErrors, VaultError};
 pub use import::ImportOutcome;
+pub use receipt::{
+    ConsentReceipt, RECEIPT_HEADER, ReceiptError, ReceiptPurpose, SignedReceipt, sign_receipt,
+    verify_receipt,
+};
 pub use vault::Vault;
 pub use view::{RecordView, SubjectView, Withheld};
 

@@ -434,7 +434,84 @@ async fn revoked_and_expired_principals_do_not_authenticate(backend: Backend) {
     ));
 }
 
+async fn receipts_verify_with_the_published_key_and_a_modified_one_fails(backend: Backend) {
+    use privet_audit::VerifierKey;
+    use privet_crypto::NoteSigner;
+    use privet_vault::verify_receipt;
+
+    let t = vault(backend).await;
+    let signer = NoteSigner::generate("receipts.shop.example").unwrap();
+    let published: VerifierKey = VerifierKey::of(&signer).to_string().parse().unwrap();
+    let id = t
+        .vault
+        .create_subject(&actor(), &obj(json!({"email": "c@example.com"})))
+        .await
+        .unwrap();
+    t.vault
+        .set_consent(
+            &actor(),
+            id,
+            EMAIL,
+            change(ConsentState::Granted, None),
+            false,
+        )
+        .await
+        .unwrap();
+    t.vault
+        .set_consent(
+            &actor(),
+            id,
+            "marketing.advertising.third_party.targeted",
+            change(ConsentState::Denied, None),
+            false,
+        )
+        .await
+        .unwrap();
+    let signed = t
+        .vault
+        .consent_receipt(&actor(), id, &signer)
+        .await
+        .unwrap();
+    assert_eq!(signed.verifier_key, published.to_string());
+    let receipt = verify_receipt(&signed.signed, &published).unwrap();
+    assert_eq!(receipt, signed.receipt);
+    assert_eq!(receipt.subject_id, id);
+    let email = receipt
+        .purposes
+        .iter()
+        .find(|p| p.purpose == EMAIL)
+        .unwrap();
+    assert_eq!(
+        (email.state.as_str(), email.source.as_str()),
+        ("granted", "api")
+    );
+    assert!(
+        email
+            .data_categories
+            .contains(&"user.contact.email".to_owned())
+    );
+    let ads = receipt.purposes.iter().find(|p| p.sale_or_sharing).unwrap();
+    assert_eq!(ads.effective, "denied");
+
+    // A modified receipt fails: a changed state, or any single changed byte.
+    let forged = signed.signed.replacen("\"denied\"", "\"granted\"", 2);
+    assert_ne!(forged, signed.signed);
+    assert!(verify_receipt(&forged, &published).is_err());
+    let body_len = signed.signed.find("\n\n").unwrap();
+    for i in (0..body_len).step_by(7) {
+        let mut bytes = signed.signed.clone().into_bytes();
+        bytes[i] ^= 0x01;
+        if let Ok(text) = String::from_utf8(bytes) {
+            assert!(verify_receipt(&text, &published).is_err(), "byte {i}");
+        }
+    }
+    // Another key does not verify it.
+    let other = VerifierKey::of(&NoteSigner::generate("receipts.shop.example").unwrap());
+    assert!(verify_receipt(&signed.signed, &other).is_err());
+}
+
 backend_tests!(
+    receipts_verify_with_the_published_key_and_a_modified_one_fails,
     a_purpose_not_granted_is_refused_and_the_denial_is_audited,
     masked_and_tokenized_fields_show_only_what_the_role_grants,
     an_expired_consent_withholds_at_the_moment_of_the_read,
