@@ -135,17 +135,48 @@ impl Vault {
         id: SubjectId,
         purpose: Option<&str>,
     ) -> Result<SubjectView, VaultError> {
+        self.read_subject_with(actor, id, purpose, true).await
+    }
+
+    /// The read path of [`Vault::read_subject`] with the policy engine and the consent
+    /// lookup bypassed (every field released in plain, still decrypted and audited) — the
+    /// baseline of the benchmark that measures what the policy costs. Exists only in builds
+    /// with the `bench-internals` feature, which the `privet` binary never enables.
+    #[cfg(feature = "bench-internals")]
+    #[doc(hidden)]
+    pub async fn read_subject_bypassing_policy(
+        &self,
+        actor: &Actor,
+        id: SubjectId,
+        purpose: Option<&str>,
+    ) -> Result<SubjectView, VaultError> {
+        self.read_subject_with(actor, id, purpose, false).await
+    }
+
+    async fn read_subject_with(
+        &self,
+        actor: &Actor,
+        id: SubjectId,
+        purpose: Option<&str>,
+        policy: bool,
+    ) -> Result<SubjectView, VaultError> {
         let purpose = self.purpose(purpose)?;
         let profile = self.profile()?;
-        self.require_purpose(actor, Action::SubjectRead, Some(id), profile, purpose)
-            .await?;
+        if policy {
+            self.require_purpose(actor, Action::SubjectRead, Some(id), profile, purpose)
+                .await?;
+        }
         let data = self
             .inner
             .store
             .load_subject(id, &profile.name, None)
             .await?;
         let data = data.ok_or(VaultError::SubjectNotFound(id))?;
-        let v = self.verdicts(self.grants(actor), profile, purpose, &data);
+        let v = if policy {
+            self.verdicts(self.grants(actor), profile, purpose, &data)
+        } else {
+            crate::seal::release_all(profile)
+        };
         let view = self.profile_view(profile, &v, &data)?;
         let mut entry = self.read_entry(actor, Action::SubjectRead, profile, &purpose.name, &v);
         entry.subject = Some(id);

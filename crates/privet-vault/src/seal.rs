@@ -202,6 +202,22 @@ impl Vault {
     }
 }
 
+/// Every field released in plain, no decision made: the benchmark baseline only.
+#[cfg_attr(not(feature = "bench-internals"), allow(dead_code))]
+pub(crate) fn release_all(collection: &Collection) -> Verdicts<'_> {
+    Verdicts {
+        released: collection
+            .fields()
+            .map(|field| Released {
+                field,
+                access: Access::Plain,
+                role: "bench",
+            })
+            .collect(),
+        withheld: Vec::new(),
+    }
+}
+
 /// A field a read releases, how, and by whose grant.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Released<'a> {
