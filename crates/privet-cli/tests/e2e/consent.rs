@@ -395,3 +395,164 @@ fn consent_bad_input(backend: Backend) {
     let bogus = admin.with_key("pk_nope_nope");
     assert_eq!(bogus.get("/v1/roles").0, StatusCode::UNAUTHORIZED);
 }
+
+fn privet(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn consent_principal_and_role_commands_work_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path());
+    let d = dir.path();
+    let (ok, id, err) = privet(d, &["subject", "put", r#"{"email": "t@example.com"}"#]);
+    assert!(ok, "{err}");
+    let id = id.trim().to_owned();
+
+    let (ok, out, err) = privet(
+        d,
+        &[
+            "consent",
+            "grant",
+            &id,
+            EMAIL_MARKETING,
+            "--notice-version",
+            "2026-11",
+            "--source",
+            "web_form",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("granted"), "{out}");
+    let (ok, _, err) = privet(
+        d,
+        &[
+            "consent",
+            "withdraw",
+            &id,
+            EMAIL_MARKETING,
+            "--notice-version",
+            "2026-11",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) = privet(d, &["consent", "show", &id, "--json"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["consents"][0]["effective"], json!("withdrawn"), "{v}");
+    let (ok, out, _) = privet(d, &["consent", "history", &id]);
+    assert!(ok);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    // Bad input: a clear message, a non-zero exit, nothing recorded.
+    let (ok, _, err) = privet(
+        d,
+        &[
+            "consent",
+            "grant",
+            &id,
+            "no.such.purpose",
+            "--notice-version",
+            "1",
+        ],
+    );
+    assert!(!ok && err.contains("unknown purpose"), "{err}");
+    let (ok, _, err) = privet(
+        d,
+        &[
+            "consent",
+            "grant",
+            &id,
+            EMAIL_MARKETING,
+            "--notice-version",
+            "1",
+            "--expires-at",
+            "2001-01-01T00:00:00Z",
+        ],
+    );
+    assert!(!ok && err.contains("not in the future"), "{err}");
+    let (ok, _, err) = privet(
+        d,
+        &[
+            "consent",
+            "grant",
+            &id,
+            EMAIL_MARKETING,
+            "--notice-version",
+            "1",
+            "--source",
+            "fax",
+        ],
+    );
+    assert!(!ok && err.contains("consent source"), "{err}");
+    let (_, out, _) = privet(d, &["consent", "history", &id]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+
+    // Roles and principals.
+    let role = r#"{"name": "mailer", "purposes": ["marketing.communications.email"], "collections": {"customers": {"email": "plain"}}}"#;
+    let (ok, _, err) = privet(d, &["role", "create", role]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = privet(
+        d,
+        &[
+            "role",
+            "create",
+            r#"{"name": "bad", "collections": {"customers": {"shoe": "plain"}}}"#,
+        ],
+    );
+    assert!(!ok && err.contains("collections.customers.shoe"), "{err}");
+    let (ok, out, _) = privet(d, &["role", "show", "mailer"]);
+    assert!(
+        ok && out.contains("marketing.communications.email"),
+        "{out}"
+    );
+    let (ok, out, err) = privet(
+        d,
+        &[
+            "principal",
+            "create",
+            "newsletter",
+            "--role",
+            "mailer",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let p: Value = serde_json::from_str(&out).unwrap();
+    let pid = p["id"].as_str().unwrap().to_owned();
+    assert!(p["api_key"].as_str().unwrap().starts_with("pk_"));
+    let (ok, _, err) = privet(d, &["principal", "create", "x", "--role", "ghost"]);
+    assert!(!ok && err.contains("ghost"), "{err}");
+    let (ok, out, _) = privet(d, &["principal", "list"]);
+    assert!(ok);
+    let admin_line = out.lines().find(|l| l.starts_with("admin ")).unwrap();
+    assert!(
+        admin_line.contains("yes") && admin_line.contains("essential.service"),
+        "{out}"
+    );
+    let mailer_line = out.lines().find(|l| l.contains("newsletter")).unwrap();
+    assert!(
+        mailer_line.contains("active") && mailer_line.contains(EMAIL_MARKETING),
+        "{out}"
+    );
+    let (ok, _, err) = privet(d, &["principal", "revoke", &pid]);
+    assert!(ok, "{err}");
+    let (_, out, _) = privet(d, &["principal", "list", "--json"]);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    let revoked = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == json!(pid))
+        .unwrap();
+    assert_eq!(revoked["status"], json!("revoked"));
+}
