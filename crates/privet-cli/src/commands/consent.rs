@@ -6,9 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use privet_core::{ConsentChange, ConsentSource, ConsentState, SubjectId};
 use privet_vault::Actor;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
+use super::time_or_dash;
 use crate::DirArg;
 use crate::config::Config;
 
@@ -75,20 +74,10 @@ fn subject(raw: &str) -> Result<SubjectId> {
         .with_context(|| format!("`{raw}` is not a subject id (sub_…)"))
 }
 
-fn time_or_dash(t: Option<OffsetDateTime>) -> String {
-    t.and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| "-".into())
-}
-
 async fn record(c: Change, state: ConsentState, expires_at: Option<String>) -> Result<ExitCode> {
     let id = subject(&c.subject)?;
     let source: ConsentSource = c.source.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let expires_at = expires_at
-        .map(|s| {
-            OffsetDateTime::parse(&s, &Rfc3339)
-                .with_context(|| format!("--expires-at `{s}` is not an RFC 3339 time"))
-        })
-        .transpose()?;
+    let expires_at = super::expires_at(expires_at)?;
     let vault = crate::open::open(&Config::load(&c.dir.dir)?).await?;
     let change = ConsentChange {
         state,

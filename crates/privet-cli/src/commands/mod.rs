@@ -11,3 +11,21 @@ pub(crate) mod schema;
 pub(crate) mod serve;
 pub(crate) mod subject;
 pub(crate) mod synth;
+
+/// An RFC 3339 time for a table cell, or `-`.
+pub(crate) fn time_or_dash(t: Option<time::OffsetDateTime>) -> String {
+    use time::format_description::well_known::Rfc3339;
+    t.and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// Parses an optional `--expires-at` RFC 3339 argument.
+pub(crate) fn expires_at(arg: Option<String>) -> anyhow::Result<Option<time::OffsetDateTime>> {
+    use anyhow::Context;
+    use time::format_description::well_known::Rfc3339;
+    arg.map(|s| {
+        time::OffsetDateTime::parse(&s, &Rfc3339)
+            .with_context(|| format!("--expires-at `{s}` is not an RFC 3339 time"))
+    })
+    .transpose()
+}

@@ -6,9 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use privet_core::Role;
 use privet_vault::Actor;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
+use super::time_or_dash;
 use crate::DirArg;
 use crate::config::Config;
 
@@ -75,11 +74,6 @@ pub(crate) enum RoleCommand {
     },
 }
 
-fn time_or_dash(t: Option<OffsetDateTime>) -> String {
-    t.and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| "-".into())
-}
-
 pub(crate) async fn principal(cmd: PrincipalCommand) -> Result<ExitCode> {
     match cmd {
         PrincipalCommand::Create {
@@ -89,12 +83,7 @@ pub(crate) async fn principal(cmd: PrincipalCommand) -> Result<ExitCode> {
             expires_at,
             json,
         } => {
-            let expires_at = expires_at
-                .map(|s| {
-                    OffsetDateTime::parse(&s, &Rfc3339)
-                        .with_context(|| format!("--expires-at `{s}` is not an RFC 3339 time"))
-                })
-                .transpose()?;
+            let expires_at = super::expires_at(expires_at)?;
             let vault = crate::open::open(&Config::load(&dir.dir)?).await?;
             let p = vault
                 .create_principal(&Actor::cli(), &name, &roles, expires_at)
