@@ -41,6 +41,8 @@ fn admin_ops(schema: &Schema, now: OffsetDateTime) -> Result<Vec<Op>, VaultError
             created_at: now,
             expires_at: None,
             revoked_at: None,
+            suspended_at: None,
+            suspension_reason: None,
         }),
     ])
 }
