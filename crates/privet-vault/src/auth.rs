@@ -141,6 +141,7 @@ impl Vault {
         if self.grants(actor).is_admin() {
             Ok(())
         } else {
+            self.observe_refusal_detached(actor);
             Err(VaultError::NotAdmin)
         }
     }

@@ -15,10 +15,12 @@ mod clock;
 mod consent;
 mod error;
 mod import;
+mod monitor;
 mod read;
 mod seal;
 mod vault;
 mod view;
+mod window;
 mod write;
 
 pub use admin::{MAX_PRINCIPAL_NAME_LEN, NewPrincipal, PrincipalInfo};
@@ -27,6 +29,9 @@ pub use clock::{Clock, SystemClock};
 pub use consent::{ConsentNow, ConsentOverview, Restriction};
 pub use error::{ItemErrors, VaultError};
 pub use import::ImportOutcome;
+pub use monitor::{
+    Alert, AlertKind, MAX_THRESHOLD, MONITOR_ACTOR, Monitor, MonitorConfig, MonitorObserver,
+};
 pub use vault::Vault;
 pub use view::{RecordView, SubjectView, Withheld};
 

@@ -51,6 +51,8 @@ fn admin_ops(schema: &Schema, now: OffsetDateTime) -> Result<Vec<Op>, VaultError
 #[derive(Clone)]
 pub struct Vault {
     pub(crate) inner: Arc<Inner>,
+    /// Access monitoring, if this vault serves principals ([`Vault::with_monitor`]).
+    pub(crate) monitor: Option<Arc<crate::Monitor>>,
 }
 
 pub(crate) struct Inner {
@@ -102,6 +104,7 @@ impl Vault {
                 keys,
                 clock,
             }),
+            monitor: None,
         })
     }
 
@@ -152,6 +155,7 @@ impl Vault {
                 keys,
                 clock,
             }),
+            monitor: None,
         };
         Ok((vault, api_key))
     }
