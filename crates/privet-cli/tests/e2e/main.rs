@@ -159,6 +159,7 @@ mod cli;
 mod concurrency;
 mod consent;
 mod durability;
+mod monitoring;
 mod postgres;
 mod routes;
 
