@@ -340,8 +340,8 @@ impl Vault {
             threshold = alert.threshold,
             window_seconds = alert.window.as_secs(),
             suspended = alert.suspended,
-            audit_index = ?alert.audit_index,
-            request_id = ?alert.request_id.map(|r| r.to_string()),
+            audit_index = alert.audit_index,
+            request_id = alert.request_id.as_ref().map(tracing::field::display),
             "access alert: a principal crossed a monitoring threshold"
         );
         m.observer.alert(&alert);
