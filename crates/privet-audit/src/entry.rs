@@ -38,6 +38,13 @@ pub enum Action {
     PrincipalRevoke,
     /// A role was created or replaced.
     RoleUpdate,
+    /// Access monitoring raised an alert: a principal crossed a threshold (`reason` names
+    /// the kind and the principal, `count` the value that crossed it).
+    Alert,
+    /// A principal was suspended (its keys refused until an admin lifts it).
+    PrincipalSuspend,
+    /// A principal's suspension was lifted.
+    PrincipalUnsuspend,
 }
 
 /// The outcome of the policy decision for this access.

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use crate::monitoring::{Monitoring, RawMetrics, RawMonitor};
+
 /// File names inside a data directory.
 pub(crate) const CONFIG_FILE: &str = "privet.toml";
 pub(crate) const SCHEMA_FILE: &str = "schema.toml";
@@ -57,7 +59,8 @@ path = "{DB_FILE}"
 source = "file"
 file = "{KEY_FILE}"
 env = "PRIVET_MASTER_KEY"
-"#
+{monitoring}"#,
+        monitoring = crate::monitoring::DEFAULT_TEXT
     )
 }
 
@@ -71,6 +74,10 @@ struct RawConfig {
     store: RawStore,
     #[serde(default)]
     keys: RawKeys,
+    #[serde(default)]
+    monitor: RawMonitor,
+    #[serde(default)]
+    metrics: RawMetrics,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -149,6 +156,7 @@ pub(crate) struct Config {
     pub(crate) batch_body_limit: usize,
     pub(crate) store: StoreLocation,
     pub(crate) keys: KeySource,
+    pub(crate) monitoring: Monitoring,
 }
 
 impl Config {
@@ -205,6 +213,7 @@ impl Config {
                 ),
             },
             keys,
+            monitoring: Monitoring::from_raw(raw.monitor, raw.metrics, dir)?,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 mod commands;
 mod config;
+mod monitoring;
 mod open;
 
 use std::path::PathBuf;

@@ -131,6 +131,18 @@ pub enum CryptoError {
     #[error("signature verification failed")]
     BadSignature,
 
+    /// A configured shared secret (webhook signing key, metrics token) is too short to be
+    /// one.
+    #[error(
+        "the secret in {origin} is shorter than {min} bytes: use e.g. 32 random bytes, hex-encoded"
+    )]
+    WeakSecret {
+        /// Where it came from (a path or a variable name).
+        origin: String,
+        /// The least accepted length.
+        min: usize,
+    },
+
     /// Reading or writing a key file failed.
     #[error("i/o error on {path}: {source}", path = path.display())]
     Io {

@@ -6,7 +6,8 @@
 //! ([`Tokenizer`])), subject keys (DEKs) and field encryption ([`SubjectKey`],
 //! [`FieldCipher`]), API-key generation, and the Ed25519 signing key of audit checkpoints
 //! and receipts ([`NoteSigner`], kept in its own 0600 [`SigningKeyFile`], apart from the
-//! master key).
+//! master key), and the shared secrets operators configure for integrations
+//! ([`SharedSecret`]: the key that signs alert webhooks, the token that guards metrics).
 //!
 //! It must never: implement a cryptographic primitive itself (AES-256-GCM, HKDF-SHA256 and
 //! HMAC-SHA256 are RustCrypto, Ed25519 is ed25519-dalek), log or print key material or
@@ -26,6 +27,8 @@
 //! - Tokens: `tok_` + hex of the first 16 bytes of HMAC-SHA256 over collection, field and
 //!   normalized value, each length-prefixed (u64 BE).
 //! - Signing-key file: `privet-signing-key v1 <name> <base64 seed>` (see [`SigningKeyFile`]).
+//! - Webhook signature: `Privet-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 over
+//!   "<t>.<body>" under the shared secret>` (see [`SharedSecret::sign_webhook`]).
 //!
 //! # Randomness and zeroization
 //! Keys and nonces come from the operating system ([`rand_core::OsRng`]). If it fails,
@@ -48,6 +51,7 @@ mod keyring;
 mod master;
 mod provider;
 mod secret_file;
+mod shared_secret;
 mod signing;
 mod token;
 
@@ -61,5 +65,6 @@ pub use keyring::{Keyring, WrappedKey};
 pub use master::{KeyVersion, KeyVersionParseError, MasterKey};
 pub use privet_core::Sensitive;
 pub use provider::{EnvKey, KeyFile, KeyProvider};
+pub use shared_secret::{SharedSecret, verify_webhook_signature};
 pub use signing::{NoteSigner, SignerPublicKey, SigningKeyFile, is_valid_signer_name};
 pub use token::{TOKEN_BYTES, TOKEN_PREFIX, Tokenizer};

@@ -41,7 +41,8 @@ pub(crate) fn gpc(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim() == "1")
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme

@@ -6,14 +6,21 @@
 //! nothing but an error id, and the cause goes to the log. Nothing here decides policy,
 //! touches a key or writes SQL, and no URL query string (which may hold a looked-up value)
 //! is ever logged.
+//!
+//! It also serves Prometheus metrics ([`Metrics`], `GET /metrics`) and delivers the alerts
+//! of the vault's access monitoring to a signed webhook ([`Observer`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod extract;
+mod metrics;
 mod openapi;
 pub mod problem;
 mod router;
 mod routes;
+mod webhook;
 
+pub use metrics::{Metrics, MetricsAccess};
 pub use router::{ServerConfig, router, serve};
+pub use webhook::{Observer, SIGNATURE_HEADER, WebhookConfig, WebhookError};

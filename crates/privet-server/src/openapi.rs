@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{admin, consents, health, records, subjects};
+use crate::routes::{admin, consents, health, monitoring, records, subjects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use crate::routes::{admin, consents, health, records, subjects};
         consents::put, consents::current, consents::history, consents::restrict, consents::lift,
         admin::create_role, admin::replace_role, admin::role, admin::roles,
         admin::create_principal, admin::principals, admin::revoke_principal,
+        monitoring::unsuspend,
         health::healthz, health::readyz,
     ),
     modifiers(&BearerAuth),

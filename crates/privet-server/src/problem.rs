@@ -33,6 +33,8 @@ pub enum ProblemKind {
     Unauthorized,
     /// The caller's roles do not allow this (`reason` says why).
     Forbidden,
+    /// The caller's principal is suspended until an admin lifts it.
+    Suspended,
     /// A write would collect data without a lawful basis (e.g. consent not given).
     NoLawfulBasis,
     /// A consent change the rules refuse (`code` says which rule).
@@ -129,6 +131,7 @@ impl ProblemKind {
                 StatusCode::FORBIDDEN,
                 "Not allowed for this caller",
             ),
+            Suspended => ("suspended", StatusCode::FORBIDDEN, "Principal suspended"),
             NoLawfulBasis => (
                 "no-lawful-basis",
                 StatusCode::FORBIDDEN,
@@ -330,6 +333,10 @@ impl From<VaultError> for Problem {
             VaultError::Unauthorized => Problem::new(K::Unauthorized, detail),
             VaultError::Forbidden { reason, .. } => Problem::new(K::Forbidden, detail)
                 .with("reason", Value::String(reason.as_str().to_owned())),
+            VaultError::Suspended(_) => Problem::new(
+                K::Suspended,
+                "This principal is suspended (access monitoring or an admin); an admin must lift the suspension",
+            ),
             VaultError::NotAdmin => Problem::new(K::Forbidden, detail)
                 .with("reason", Value::String("not_admin".to_owned())),
             VaultError::WriteRefused(refused) => {

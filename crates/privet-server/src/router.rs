@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -14,6 +14,7 @@ use privet_core::RequestId;
 use privet_vault::Vault;
 use tokio::net::TcpListener;
 
+use crate::metrics::{Metrics, MetricsAccess};
 use crate::problem::{Problem, ProblemKind};
 use crate::{openapi, routes};
 
@@ -24,6 +25,10 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Largest accepted body on batch routes, in bytes.
     pub batch_body_limit: usize,
+    /// The metrics the server counts into and serves at `/metrics`.
+    pub metrics: Metrics,
+    /// Who may read `/metrics`.
+    pub metrics_access: MetricsAccess,
 }
 
 impl Default for ServerConfig {
@@ -31,6 +36,8 @@ impl Default for ServerConfig {
         Self {
             body_limit: 1024 * 1024,
             batch_body_limit: 16 * 1024 * 1024,
+            metrics: Metrics::new(),
+            metrics_access: MetricsAccess::Off,
         }
     }
 }
@@ -86,6 +93,10 @@ pub fn router(vault: Vault, config: &ServerConfig) -> Router {
             delete(routes::admin::revoke_principal),
         )
         .route(
+            "/v1/principals/{id}/suspension",
+            delete(routes::monitoring::unsuspend),
+        )
+        .route(
             "/v1/subjects/{id}/records/{collection}",
             post(routes::records::create).get(routes::records::list),
         )
@@ -103,10 +114,21 @@ pub fn router(vault: Vault, config: &ServerConfig) -> Router {
         .merge(api)
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
+        .route(
+            "/metrics",
+            routes::monitoring::metrics_route(
+                config.metrics.clone(),
+                config.metrics_access.clone(),
+            ),
+        )
         .merge(openapi::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(vault)
+        .layer(middleware::from_fn_with_state(
+            config.metrics.clone(),
+            count_request,
+        ))
         .layer(middleware::from_fn(request_context))
 }
 
@@ -137,6 +159,20 @@ async fn method_not_allowed() -> Problem {
         ProblemKind::MethodNotAllowed,
         "This route does not accept this method",
     )
+}
+
+/// Counts the request by method, matched route template (never the path itself, which holds
+/// ids) and status.
+async fn count_request(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let resp = next.run(req).await;
+    metrics.request(
+        &method,
+        route.as_ref().map(MatchedPath::as_str),
+        resp.status(),
+    );
+    resp
 }
 
 /// Gives every request an id (returned as `Privet-Request-Id`, recorded in audit entries) and

@@ -185,6 +185,10 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
         } => consent::set_restriction(tx, *subject, restriction.as_ref()).await,
         Op::PutPrincipal(p) => principals::put_principal(tx, p).await,
         Op::RevokePrincipal { id, at } => principals::revoke_principal(tx, id, *at).await,
+        Op::SuspendPrincipal { id, at, reason } => {
+            principals::suspend_principal(tx, id, *at, reason).await
+        }
+        Op::LiftSuspension { id } => principals::lift_suspension(tx, id).await,
         Op::PutRole(r) => principals::put_role(tx, r).await,
         Op::ReplaceRole(r) => principals::replace_role(tx, r).await,
     }

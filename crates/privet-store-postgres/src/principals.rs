@@ -97,9 +97,45 @@ pub(crate) async fn replace_role(tx: &Transaction<'_>, r: &RoleRow) -> Result<()
     Ok(())
 }
 
+pub(crate) async fn suspend_principal(
+    tx: &Transaction<'_>,
+    id: &str,
+    at: OffsetDateTime,
+    reason: &str,
+) -> Result<()> {
+    // A principal suspended already keeps its first time and reason.
+    let n = tx
+        .execute(
+            "UPDATE principals SET \
+             suspension_reason = CASE WHEN suspended_at IS NULL THEN $3 ELSE suspension_reason END, \
+             suspended_at = COALESCE(suspended_at, $2) WHERE id = $1",
+            &[&id, &micros(at), &reason],
+        )
+        .await
+        .map_err(db)?;
+    if n == 0 {
+        return Err(StoreError::PrincipalNotFound(id.to_owned()));
+    }
+    Ok(())
+}
+
+pub(crate) async fn lift_suspension(tx: &Transaction<'_>, id: &str) -> Result<()> {
+    let n = tx
+        .execute(
+            "UPDATE principals SET suspended_at = NULL, suspension_reason = NULL WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(db)?;
+    if n == 0 {
+        return Err(StoreError::PrincipalNotFound(id.to_owned()));
+    }
+    Ok(())
+}
+
 /// A principal left-joined with its grants and the granted roles that exist.
 const GRANT_SELECT: &str = "SELECT p.id, p.name, p.created_at, p.expires_at, p.revoked_at, \
-     g.role, r.definition, r.created_at \
+     g.role, r.definition, r.created_at, p.suspended_at, p.suspension_reason \
      FROM principals p \
      LEFT JOIN principal_roles g ON g.principal_id = p.id \
      LEFT JOIN roles r ON r.name = g.role";
@@ -112,6 +148,8 @@ fn grant_row(r: &Row) -> Result<GrantRow> {
         created_at: from_micros(r.get(2))?,
         expires_at: r.get::<_, Option<i64>>(3).map(from_micros).transpose()?,
         revoked_at: r.get::<_, Option<i64>>(4).map(from_micros).transpose()?,
+        suspended_at: r.get::<_, Option<i64>>(8).map(from_micros).transpose()?,
+        suspension_reason: r.get(9),
     };
     let granted: Option<String> = r.get(5);
     let role = match (&granted, r.get::<_, Option<Vec<u8>>>(6)) {

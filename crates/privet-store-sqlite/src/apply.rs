@@ -103,6 +103,10 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
         } => consent::set_restriction(c, *subject, restriction.as_ref()),
         Op::PutPrincipal(p) => principals::put_principal(c, p),
         Op::RevokePrincipal { id, at } => principals::revoke_principal(c, id, *at),
+        Op::SuspendPrincipal { id, at, reason } => {
+            principals::suspend_principal(c, id, *at, reason)
+        }
+        Op::LiftSuspension { id } => principals::lift_suspension(c, id),
         Op::PutRole(r) => principals::put_role(c, r),
         Op::ReplaceRole(r) => principals::replace_role(c, r),
     }

@@ -89,10 +89,45 @@ pub(crate) fn replace_role(c: &Connection, r: &RoleRow) -> Result<()> {
     Ok(())
 }
 
+pub(crate) fn suspend_principal(
+    c: &Connection,
+    id: &str,
+    at: OffsetDateTime,
+    reason: &str,
+) -> Result<()> {
+    // A principal suspended already keeps its first time and reason.
+    let changed = c
+        .prepare_cached(
+            "UPDATE principals SET \
+             suspension_reason = CASE WHEN suspended_at IS NULL THEN ?3 ELSE suspension_reason END, \
+             suspended_at = COALESCE(suspended_at, ?2) WHERE id = ?1",
+        )
+        .and_then(|mut s| s.execute(params![id, micros(at), reason]))
+        .map_err(backend)?;
+    if changed == 0 {
+        return Err(StoreError::PrincipalNotFound(id.to_owned()));
+    }
+    Ok(())
+}
+
+pub(crate) fn lift_suspension(c: &Connection, id: &str) -> Result<()> {
+    let changed = c
+        .prepare_cached(
+            "UPDATE principals SET suspended_at = NULL, suspension_reason = NULL WHERE id = ?1",
+        )
+        .and_then(|mut s| s.execute(params![id]))
+        .map_err(backend)?;
+    if changed == 0 {
+        return Err(StoreError::PrincipalNotFound(id.to_owned()));
+    }
+    Ok(())
+}
+
 /// One row of a principal joined with one of its role grants and that role (if it exists):
-/// `id, name, created_at, expires_at, revoked_at, role, definition, role created_at`.
+/// `id, name, created_at, expires_at, revoked_at, role, definition, role created_at,
+/// suspended_at, suspension_reason`.
 const GRANT_SELECT: &str = "SELECT p.id, p.name, p.created_at, p.expires_at, p.revoked_at, \
-     g.role, r.definition, r.created_at \
+     g.role, r.definition, r.created_at, p.suspended_at, p.suspension_reason \
      FROM principals p \
      LEFT JOIN principal_roles g ON g.principal_id = p.id \
      LEFT JOIN roles r ON r.name = g.role";
@@ -105,6 +140,8 @@ fn grant_row(r: &Row<'_>) -> rusqlite::Result<GrantRow> {
         created_at: from_micros(r.get(2)?)?,
         expires_at: r.get::<_, Option<i64>>(3)?.map(from_micros).transpose()?,
         revoked_at: r.get::<_, Option<i64>>(4)?.map(from_micros).transpose()?,
+        suspended_at: r.get::<_, Option<i64>>(8)?.map(from_micros).transpose()?,
+        suspension_reason: r.get(9)?,
     };
     let granted: Option<String> = r.get(5)?;
     let role = match (&granted, r.get::<_, Option<Vec<u8>>>(6)?) {

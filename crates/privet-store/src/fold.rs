@@ -42,6 +42,8 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             expires_at: None,
             revoked_at: None,
+            suspended_at: None,
+            suspension_reason: None,
         }
     }
 

@@ -104,6 +104,10 @@ pub struct PrincipalRow {
     pub expires_at: Option<OffsetDateTime>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<OffsetDateTime>,
+    /// When it was suspended, if it is (until an admin lifts it).
+    pub suspended_at: Option<OffsetDateTime>,
+    /// Why it was suspended (a reason code, never a value), if it is.
+    pub suspension_reason: Option<String>,
 }
 
 /// A role: a named grant, its definition owned (and parsed) by the vault.
@@ -229,6 +233,23 @@ pub enum Op {
         id: String,
         /// Revocation time.
         at: OffsetDateTime,
+    },
+    /// Suspends a principal from `at` on, with a reason code: its keys are refused until
+    /// the suspension is lifted. A principal suspended already keeps its first time and
+    /// reason. Fails with `PrincipalNotFound`.
+    SuspendPrincipal {
+        /// The principal.
+        id: String,
+        /// Suspension time.
+        at: OffsetDateTime,
+        /// Why (a reason code such as `distinct_subjects`).
+        reason: String,
+    },
+    /// Lifts a principal's suspension (nothing to do if it is not suspended). Fails with
+    /// `PrincipalNotFound`.
+    LiftSuspension {
+        /// The principal.
+        id: String,
     },
     /// Registers a role. Fails with `AlreadyExists` if the name is taken.
     PutRole(RoleRow),

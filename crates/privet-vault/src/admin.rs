@@ -33,7 +33,7 @@ pub struct PrincipalInfo {
     pub admin: bool,
     /// The purposes its roles grant (with some field), sorted.
     pub purposes: Vec<String>,
-    /// `active`, `expired` or `revoked`.
+    /// `active`, `suspended`, `expired` or `revoked`.
     pub status: &'static str,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
@@ -44,6 +44,11 @@ pub struct PrincipalInfo {
     /// Revocation time, if revoked.
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// Suspension time, if suspended.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub suspended_at: Option<OffsetDateTime>,
+    /// Why it was suspended (e.g. `distinct_subjects`), if it is.
+    pub suspension_reason: Option<String>,
 }
 
 /// A principal just created, with its API key (shown only this once).
@@ -171,6 +176,8 @@ impl Vault {
                 created_at: now,
                 expires_at,
                 revoked_at: None,
+                suspended_at: None,
+                suspension_reason: None,
             }))
             .op(Op::PutApiKey(ApiKeyRow {
                 prefix: api_key.prefix().to_owned(),
@@ -211,6 +218,8 @@ impl Vault {
                 "revoked"
             } else if expired(p.expires_at, now) {
                 "expired"
+            } else if p.suspended_at.is_some() {
+                "suspended"
             } else {
                 "active"
             };
@@ -224,6 +233,8 @@ impl Vault {
                 created_at: p.created_at,
                 expires_at: p.expires_at,
                 revoked_at: p.revoked_at,
+                suspended_at: p.suspended_at,
+                suspension_reason: p.suspension_reason,
             });
         }
         Ok(out)
@@ -239,6 +250,19 @@ impl Vault {
                 id: id.to_owned(),
                 at: self.now(),
             })
+            .audit(entry);
+        self.inner.store.apply(w).await?;
+        Ok(())
+    }
+
+    /// Lifts a principal's suspension, effective on its next request everywhere (nothing to
+    /// do, but still on the record, if it is not suspended).
+    pub async fn unsuspend_principal(&self, actor: &Actor, id: &str) -> Result<(), VaultError> {
+        self.require_admin(actor)?;
+        let mut entry = self.entry(actor, Action::PrincipalUnsuspend);
+        entry.reason = Some(format!("principal:{id}"));
+        let w = WriteSet::new()
+            .op(Op::LiftSuspension { id: id.to_owned() })
             .audit(entry);
         self.inner.store.apply(w).await?;
         Ok(())

@@ -1,6 +1,7 @@
 //! API-key authentication: keys are stored only as a keyed hash (HMAC-SHA256 under a secret
 //! derived from the master key) and compared in constant time. A key authenticates its
-//! principal only while neither the key nor the principal is revoked or expired, and the
+//! principal only while neither the key nor the principal is revoked or expired and the
+//! principal is not suspended (a suspended principal is told so: 403, not 401), and the
 //! principal's roles are read from the store on every request, so a revocation or a role
 //! change takes effect on the next request on every server.
 
@@ -116,6 +117,9 @@ impl Vault {
         if principal.revoked_at.is_some() || expired(principal.expires_at, now) {
             return Err(VaultError::Unauthorized);
         }
+        if principal.suspended_at.is_some() {
+            return Err(VaultError::Suspended(principal.id));
+        }
         let roles = decode_roles(&roles)?;
         Ok(Principal {
             id: principal.id,
@@ -137,6 +141,7 @@ impl Vault {
         if self.grants(actor).is_admin() {
             Ok(())
         } else {
+            self.observe_refusal_detached(actor);
             Err(VaultError::NotAdmin)
         }
     }

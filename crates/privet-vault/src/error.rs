@@ -86,6 +86,10 @@ pub enum VaultError {
         /// What was refused (purpose and field names only).
         detail: String,
     },
+    /// The principal is suspended (by access monitoring or an admin) until an admin lifts
+    /// the suspension.
+    #[error("principal {0} is suspended until an admin lifts the suspension")]
+    Suspended(String),
     /// The caller may not administer the vault.
     #[error("this needs a principal whose role may administer the vault")]
     NotAdmin,

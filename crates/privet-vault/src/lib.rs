@@ -15,11 +15,13 @@ mod clock;
 mod consent;
 mod error;
 mod import;
+mod monitor;
 mod read;
 mod receipt;
 mod seal;
 mod vault;
 mod view;
+mod window;
 mod write;
 
 pub use admin::{MAX_PRINCIPAL_NAME_LEN, NewPrincipal, PrincipalInfo};
@@ -31,6 +33,9 @@ pub use import::ImportOutcome;
 pub use receipt::{
     ConsentReceipt, RECEIPT_HEADER, ReceiptError, ReceiptPurpose, SignedReceipt, sign_receipt,
     verify_receipt,
+};
+pub use monitor::{
+    Alert, AlertKind, MAX_THRESHOLD, MONITOR_ACTOR, Monitor, MonitorConfig, MonitorObserver,
 };
 pub use vault::Vault;
 pub use view::{RecordView, SubjectView, Withheld};

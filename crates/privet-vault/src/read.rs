@@ -46,6 +46,7 @@ impl Vault {
     /// (a read racing an erasure fails instead of releasing erased data).
     async fn record_reads(
         &self,
+        actor: &Actor,
         subjects: &[SubjectId],
         entries: Vec<AuditEntry>,
     ) -> Result<(), VaultError> {
@@ -56,6 +57,7 @@ impl Vault {
             w.push_audit(e);
         }
         self.inner.store.apply(w).await?;
+        self.observe_reads(actor, &entries).await;
         Ok(())
     }
 
@@ -78,8 +80,16 @@ impl Vault {
         e.purpose = Some(purpose.name.clone());
         e.decision = Decision::Denied;
         e.reason = Some(reason.as_str().to_owned());
-        match self.inner.store.apply(WriteSet::new().audit(e)).await {
-            Ok(_) => VaultError::Forbidden { reason, detail },
+        match self
+            .inner
+            .store
+            .apply(WriteSet::new().audit(e.clone()))
+            .await
+        {
+            Ok(_) => {
+                self.observe_refusal(actor, &e).await;
+                VaultError::Forbidden { reason, detail }
+            }
             Err(err) => err.into(),
         }
     }
@@ -181,7 +191,7 @@ impl Vault {
         let mut entry = self.read_entry(actor, Action::SubjectRead, profile, &purpose.name, &v);
         entry.subject = Some(id);
         entry.record = data.records.first().map(|r| r.id);
-        self.record_reads(&[id], vec![entry]).await?;
+        self.record_reads(actor, &[id], vec![entry]).await?;
         Ok(view)
     }
 
@@ -268,7 +278,7 @@ impl Vault {
             e.reason = Some(format!("lookup_by:{field}"));
             entries.push(e);
         }
-        self.record_reads(&subjects, entries).await?;
+        self.record_reads(actor, &subjects, entries).await?;
         Ok(views)
     }
 
@@ -317,7 +327,7 @@ impl Vault {
         e.subject = Some(subject);
         e.record = record;
         e.count = Some(views.len() as u64);
-        self.record_reads(&[subject], vec![e]).await?;
+        self.record_reads(actor, &[subject], vec![e]).await?;
         Ok(views)
     }
 }

@@ -41,6 +41,8 @@ fn admin_ops(schema: &Schema, now: OffsetDateTime) -> Result<Vec<Op>, VaultError
             created_at: now,
             expires_at: None,
             revoked_at: None,
+            suspended_at: None,
+            suspension_reason: None,
         }),
     ])
 }
@@ -49,6 +51,8 @@ fn admin_ops(schema: &Schema, now: OffsetDateTime) -> Result<Vec<Op>, VaultError
 #[derive(Clone)]
 pub struct Vault {
     pub(crate) inner: Arc<Inner>,
+    /// Access monitoring, if this vault serves principals ([`Vault::with_monitor`]).
+    pub(crate) monitor: Option<Arc<crate::Monitor>>,
 }
 
 pub(crate) struct Inner {
@@ -100,6 +104,7 @@ impl Vault {
                 keys,
                 clock,
             }),
+            monitor: None,
         })
     }
 
@@ -150,6 +155,7 @@ impl Vault {
                 keys,
                 clock,
             }),
+            monitor: None,
         };
         Ok((vault, api_key))
     }

@@ -88,8 +88,22 @@ impl Vault {
                     })
                     .collect();
         }
-        match self.inner.store.apply(WriteSet::new().audit(e)).await {
-            Ok(_) => err,
+        match self
+            .inner
+            .store
+            .apply(WriteSet::new().audit(e.clone()))
+            .await
+        {
+            Ok(_) => {
+                // A caller refused by its grants counts as a denial; data refused for want
+                // of a lawful basis is reported, not held against the caller.
+                if matches!(err, VaultError::Forbidden { .. }) {
+                    self.observe_refusal(actor, &e).await;
+                } else {
+                    self.report_refusal(&e);
+                }
+                err
+            }
             Err(store) => store.into(),
         }
     }

@@ -1,4 +1,4 @@
-//! `privet principal create|list|revoke` and `privet role create|show|list`: who may see
+//! `privet principal create|list|revoke|unsuspend` and `privet role create|show|list`: who may see
 //! what, for which purposes and how.
 
 use std::process::ExitCode;
@@ -43,6 +43,14 @@ pub(crate) enum PrincipalCommand {
         #[command(flatten)]
         dir: DirArg,
         /// Principal id (`prn_…`).
+        id: String,
+    },
+    /// Lift a principal's suspension (set by access monitoring's `auto_suspend`); its keys
+    /// work again from its next request, on every server.
+    Unsuspend {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Principal id (`prn_…`, or `admin`).
         id: String,
     },
 }
@@ -105,12 +113,12 @@ pub(crate) async fn principal(cmd: PrincipalCommand) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             println!(
-                "{:<32} {:<24} {:<8} {:<6} {:<20} purposes",
+                "{:<32} {:<24} {:<9} {:<6} {:<20} purposes",
                 "id", "name", "status", "admin", "roles"
             );
             for p in list {
                 println!(
-                    "{:<32} {:<24} {:<8} {:<6} {:<20} {}{}",
+                    "{:<32} {:<24} {:<9} {:<6} {:<20} {}{}",
                     p.id,
                     p.name,
                     p.status,
@@ -132,6 +140,11 @@ pub(crate) async fn principal(cmd: PrincipalCommand) -> Result<ExitCode> {
             let vault = crate::open::open(&Config::load(&dir.dir)?).await?;
             vault.revoke_principal(&Actor::cli(), &id).await?;
             println!("revoked {id}");
+        }
+        PrincipalCommand::Unsuspend { dir, id } => {
+            let vault = crate::open::open(&Config::load(&dir.dir)?).await?;
+            vault.unsuspend_principal(&Actor::cli(), &id).await?;
+            println!("lifted the suspension of {id}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use privet_server::ServerConfig;
-use privet_vault::Vault;
+use privet_server::{Metrics, Observer, ServerConfig};
+use privet_vault::{Monitor, Vault};
 
 use crate::DirArg;
 use crate::config::Config;
@@ -38,6 +39,13 @@ pub(crate) async fn serve(
     config: &Config,
     on_listen: impl FnOnce(SocketAddr),
 ) -> Result<()> {
+    let metrics = Metrics::new();
+    let observer = Observer::new(metrics.clone(), config.monitoring.webhook.clone())
+        .context("cannot set up the alert webhook")?;
+    let vault = vault.with_monitor(Monitor::new(
+        config.monitoring.monitor.clone(),
+        Arc::new(observer),
+    ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -45,6 +53,8 @@ pub(crate) async fn serve(
     let server_config = ServerConfig {
         body_limit: config.body_limit,
         batch_body_limit: config.batch_body_limit,
+        metrics,
+        metrics_access: config.monitoring.metrics.clone(),
     };
     let router = privet_server::router(vault, &server_config);
     privet_server::serve(listener, router, shutdown_signal()).await?;

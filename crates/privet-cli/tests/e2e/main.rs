@@ -166,6 +166,7 @@ mod concurrency;
 mod consent;
 mod durability;
 mod faults;
+mod monitoring;
 mod postgres;
 mod routes;
 mod tls;

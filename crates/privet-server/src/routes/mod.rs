@@ -3,5 +3,6 @@
 pub(crate) mod admin;
 pub(crate) mod consents;
 pub(crate) mod health;
+pub(crate) mod monitoring;
 pub(crate) mod records;
 pub(crate) mod subjects;

@@ -46,6 +46,7 @@ macro_rules! store_conformance_tests {
             revoking_a_principal_revokes_its_keys_once,
             principal_grants_hold_the_principal_and_its_existing_roles,
             roles_are_created_once_replaced_and_listed_by_name,
+            suspension_is_stored_kept_first_and_lifted,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -16,6 +16,8 @@ fn principal(id: &str, name: &str, roles: &[&str], created_at: OffsetDateTime) -
         created_at,
         expires_at: None,
         revoked_at: None,
+        suspended_at: None,
+        suspension_reason: None,
     }
 }
 
@@ -253,4 +255,110 @@ pub async fn roles_are_created_once_replaced_and_listed_by_name(store: Arc<impl 
     }
     assert_eq!(store.audit_len().await.unwrap(), before);
     assert_eq!(store.role("beta").await.unwrap(), None);
+}
+
+pub async fn suspension_is_stored_kept_first_and_lifted(store: Arc<impl Store>) {
+    let t0 = now() - Duration::hours(2);
+    let (t1, t2) = (t0 + Duration::hours(1), t0 + Duration::hours(2));
+    let p = principal("prn_s", "exporter", &["mailer"], t0);
+    let q = principal("prn_t", "bystander", &[], t0);
+    let k = key("keysaaaa", "prn_s");
+    let w = WriteSet::new()
+        .op(Op::PutRole(role("mailer", "{}")))
+        .op(Op::PutPrincipal(p.clone()))
+        .op(Op::PutPrincipal(q.clone()))
+        .op(Op::PutApiKey(k.clone()));
+    store.apply(w).await.unwrap();
+
+    let w = WriteSet::new()
+        .op(Op::SuspendPrincipal {
+            id: "prn_s".into(),
+            at: t1,
+            reason: "distinct_subjects".into(),
+        })
+        .audit(entry(Action::PrincipalSuspend, None));
+    store.apply(w).await.unwrap();
+    let suspended = PrincipalRow {
+        suspended_at: Some(t1),
+        suspension_reason: Some("distinct_subjects".into()),
+        ..p.clone()
+    };
+    assert_eq!(
+        store.principal("prn_s").await.unwrap(),
+        Some(suspended.clone())
+    );
+    // Every read of the principal shows it: the one authentication uses, and the listing.
+    let (got, roles) = store.principal_grants("prn_s").await.unwrap().unwrap();
+    assert_eq!(got, suspended);
+    assert_eq!(roles.len(), 1);
+    assert_eq!(
+        store.principals().await.unwrap(),
+        vec![suspended.clone(), q.clone()]
+    );
+    // Its keys, other principals and revocation are untouched.
+    assert_eq!(store.api_key("keysaaaa").await.unwrap(), Some(k.clone()));
+    assert_eq!(store.principal("prn_t").await.unwrap(), Some(q.clone()));
+
+    // Suspending again keeps the first time and reason.
+    apply_op(
+        &*store,
+        Op::SuspendPrincipal {
+            id: "prn_s".into(),
+            at: t2,
+            reason: "denials".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store.principal("prn_s").await.unwrap(),
+        Some(suspended.clone())
+    );
+
+    // Lifting clears both; lifting again is harmless; a new suspension starts afresh.
+    apply_op(&*store, Op::LiftSuspension { id: "prn_s".into() })
+        .await
+        .unwrap();
+    assert_eq!(store.principal("prn_s").await.unwrap(), Some(p.clone()));
+    apply_op(&*store, Op::LiftSuspension { id: "prn_s".into() })
+        .await
+        .unwrap();
+    assert_eq!(store.principal("prn_s").await.unwrap(), Some(p.clone()));
+    apply_op(
+        &*store,
+        Op::SuspendPrincipal {
+            id: "prn_s".into(),
+            at: t2,
+            reason: "denials".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let again = store.principal("prn_s").await.unwrap().unwrap();
+    assert_eq!(again.suspended_at, Some(t2));
+    assert_eq!(again.suspension_reason.as_deref(), Some("denials"));
+
+    // An unknown principal fails the write set, which keeps nothing (not even its audit).
+    let before = store.audit_len().await.unwrap();
+    for op in [
+        Op::SuspendPrincipal {
+            id: "prn_nobody".into(),
+            at: t2,
+            reason: "denials".into(),
+        },
+        Op::LiftSuspension {
+            id: "prn_nobody".into(),
+        },
+    ] {
+        let w = WriteSet::new()
+            .op(Op::LiftSuspension { id: "prn_s".into() })
+            .op(op)
+            .audit(entry(Action::PrincipalUnsuspend, None));
+        match store.apply(w).await {
+            Err(StoreError::PrincipalNotFound(id)) => assert_eq!(id, "prn_nobody"),
+            other => panic!("expected PrincipalNotFound, got {other:?}"),
+        }
+    }
+    assert_eq!(store.audit_len().await.unwrap(), before);
+    assert_eq!(store.principal("prn_s").await.unwrap(), Some(again));
 }
