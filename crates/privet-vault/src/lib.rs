@@ -30,12 +30,12 @@ pub use clock::{Clock, SystemClock};
 pub use consent::{ConsentNow, ConsentOverview, Restriction};
 pub use error::{ItemErrors, VaultError};
 pub use import::ImportOutcome;
+pub use monitor::{
+    Alert, AlertKind, MAX_THRESHOLD, MONITOR_ACTOR, Monitor, MonitorConfig, MonitorObserver,
+};
 pub use receipt::{
     ConsentReceipt, RECEIPT_HEADER, ReceiptError, ReceiptPurpose, SignedReceipt, sign_receipt,
     verify_receipt,
-};
-pub use monitor::{
-    Alert, AlertKind, MAX_THRESHOLD, MONITOR_ACTOR, Monitor, MonitorConfig, MonitorObserver,
 };
 pub use vault::Vault;
 pub use view::{RecordView, SubjectView, Withheld};
