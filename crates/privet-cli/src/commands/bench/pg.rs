@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use privet_core::SubjectId;
+use privet_core::{Grants, Role, SubjectId};
 use privet_crypto::{KeyFile, KeyProvider, Keyring};
 use privet_store_postgres::baseline::{Baseline, BaselineReads, PGP_DEFAULTS, PGP_RANDOM_KEY};
 use privet_store_postgres::{PgOptions, PgStore};
@@ -222,6 +222,7 @@ pub(crate) async fn bench_read(url: &str, n: u64, reads: usize, keep: bool) -> R
     let purp = schema.purpose(purpose).context("no purpose")?;
     let store = Arc::clone(s.vault.store());
     let email_field = profile.field("email").context("no email field")?;
+    let grants = Grants::from_roles([&Role::full_access("bench", &schema)]);
 
     // 1. One at a time: Privet's read path before its audit append, and the baseline's
     //    prepared statements (decryption server-side).
@@ -234,7 +235,7 @@ pub(crate) async fn bench_read(url: &str, n: u64, reads: usize, keep: bool) -> R
             .load_subject(*id, &profile.name, None)
             .await?
             .context("missing")?;
-        open_released(&s.keys, profile, purp, &data)?;
+        open_released(&s.keys, &grants, profile, purp, &data)?;
         t_read.push(t0.elapsed());
         let t0 = Instant::now();
         let term = email_field.normalize_query(email)?;
@@ -244,7 +245,7 @@ pub(crate) async fn bench_read(url: &str, n: u64, reads: usize, keep: bool) -> R
                 .load_subject(sid, &profile.name, Some(rid))
                 .await?
                 .context("missing")?;
-            open_released(&s.keys, profile, purp, &data)?;
+            open_released(&s.keys, &grants, profile, purp, &data)?;
         }
         t_lookup.push(t0.elapsed());
         let t0 = Instant::now();
@@ -263,12 +264,14 @@ pub(crate) async fn bench_read(url: &str, n: u64, reads: usize, keep: bool) -> R
     let ids: Arc<Vec<SubjectId>> = Arc::new(sample.iter().map(|(id, _, _)| *id).collect());
     let keys = Arc::clone(&s.keys);
     let vault_schema = Arc::new(schema.clone());
+    let grants = Arc::new(grants);
     let privet_rate = concurrent(ids.len(), |w, per| {
-        let (ids, keys, store, schema) = (
+        let (ids, keys, store, schema, grants) = (
             Arc::clone(&ids),
             Arc::clone(&keys),
             Arc::clone(&store),
             Arc::clone(&vault_schema),
+            Arc::clone(&grants),
         );
         async move {
             let profile = schema.profile().context("no profile")?;
@@ -278,7 +281,7 @@ pub(crate) async fn bench_read(url: &str, n: u64, reads: usize, keep: bool) -> R
                     .load_subject(*id, &profile.name, None)
                     .await?
                     .context("missing")?;
-                open_released(&keys, profile, purp, &data)?;
+                open_released(&keys, &grants, profile, purp, &data)?;
             }
             Ok(())
         }
