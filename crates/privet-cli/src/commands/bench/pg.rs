@@ -177,25 +177,38 @@ async fn print_sizes(s: &Setup, n: u64) -> Result<()> {
 
 pub(crate) async fn bench_import(url: &str, n: u64, batch: usize, keep: bool) -> Result<()> {
     let s = setup(url).await?;
+    let result = import_workload(&s, n, batch).await;
+    // The schema goes even when the workload failed.
+    s.finish(keep).await?;
+    result
+}
+
+async fn import_workload(s: &Setup, n: u64, batch: usize) -> Result<()> {
     let rows = baseline_rows(n);
     println!(
         "bench import (PostgreSQL): {n} customers, {batch} per transaction, {IN_FLIGHT} batches in flight"
     );
-    let (base, privet) = import_both(&s, &rows, batch).await?;
+    let (base, privet) = import_both(s, &rows, batch).await?;
     println!(
         "  ratio privet/baseline (s2k-mode=1) = {:.2}",
         privet / base
     );
-    print_sizes(&s, n).await?;
-    s.finish(keep).await
+    print_sizes(s, n).await
 }
 
 pub(crate) async fn bench_read(url: &str, n: u64, reads: usize, keep: bool) -> Result<()> {
     let s = setup(url).await?;
+    let result = read_workload(&s, n, reads).await;
+    // The schema goes even when the workload failed.
+    s.finish(keep).await?;
+    result
+}
+
+async fn read_workload(s: &Setup, n: u64, reads: usize) -> Result<()> {
     let rows = baseline_rows(n);
     println!("bench read (PostgreSQL): loading {n} customers into both");
-    import_both(&s, &rows, 1000).await?;
-    print_sizes(&s, n).await?;
+    import_both(s, &rows, 1000).await?;
+    print_sizes(s, n).await?;
     let purpose = "essential.service";
     let count = (reads as u64).min(n) as usize;
     // The same customers for both; Privet's ids resolved by lookup outside timing.
@@ -335,7 +348,7 @@ pub(crate) async fn bench_read(url: &str, n: u64, reads: usize, keep: bool) -> R
     })
     .await?;
     println!("  privet read_subject, audited, {READERS} readers: {audited:.0} reads/s");
-    s.finish(keep).await
+    Ok(())
 }
 
 /// Runs `READERS` tasks, task `w` doing its share (`per` items) of `total`; reads per second.
