@@ -17,7 +17,7 @@ fn row(n: u8) -> ([u8; 16], Vec<Option<String>>) {
         vec![
             Some(format!("Ann.{n}@Example.com")),
             Some(format!("Ann {n}")),
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 Some(format!("+1650253{n:04}"))
             } else {
                 None
