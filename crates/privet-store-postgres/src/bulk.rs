@@ -11,9 +11,10 @@
 
 use std::collections::HashSet;
 
+use deadpool_postgres::Transaction;
 use privet_core::SubjectId;
 use privet_store::{IndexEntry, Op, RecordRow, Result, StoreError, SubjectRow};
-use tokio_postgres::Transaction;
+use tokio_postgres::Statement;
 
 use crate::error::db;
 use crate::read::micros;
@@ -83,6 +84,11 @@ pub(crate) async fn apply(tx: &Transaction<'_>, p: &Plan<'_>) -> Result<()> {
     Ok(())
 }
 
+/// A statement from the connection's cache (each is parsed once per connection).
+async fn stmt(tx: &Transaction<'_>, sql: &str) -> Result<Statement> {
+    tx.prepare_cached(sql).await.map_err(db)
+}
+
 fn id(s: &SubjectId) -> &[u8] {
     &s.as_bytes()[..]
 }
@@ -94,7 +100,11 @@ async fn create_subjects(tx: &Transaction<'_>, subjects: &[&SubjectRow]) -> Resu
     let ids: Vec<&[u8]> = subjects.iter().map(|s| id(&s.id)).collect();
     let erased: HashSet<Vec<u8>> = tx
         .query(
-            "SELECT subject_id FROM erasures WHERE subject_id = ANY($1)",
+            &stmt(
+                tx,
+                "SELECT subject_id FROM erasures WHERE subject_id = ANY($1)",
+            )
+            .await?,
             &[&ids],
         )
         .await
@@ -113,9 +123,13 @@ async fn create_subjects(tx: &Transaction<'_>, subjects: &[&SubjectRow]) -> Resu
     let created: Vec<i64> = subjects.iter().map(|s| micros(s.created_at)).collect();
     let inserted = tx
         .query(
-            "INSERT INTO subjects (id, key_version, wrapped_key, created_at) \
+            &stmt(
+                tx,
+                "INSERT INTO subjects (id, key_version, wrapped_key, created_at) \
              SELECT * FROM UNNEST($1::bytea[], $2::int[], $3::bytea[], $4::bigint[]) \
              ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .await?,
             &[&ids, &versions, &keys, &created],
         )
         .await
@@ -140,7 +154,11 @@ async fn lock_owners(tx: &Transaction<'_>, owners: &[SubjectId]) -> Result<()> {
     let ids: Vec<&[u8]> = owners.iter().map(id).collect();
     let found: HashSet<Vec<u8>> = tx
         .query(
-            "SELECT id FROM subjects WHERE id = ANY($1) FOR KEY SHARE",
+            &stmt(
+                tx,
+                "SELECT id FROM subjects WHERE id = ANY($1) FOR KEY SHARE",
+            )
+            .await?,
             &[&ids],
         )
         .await
@@ -170,10 +188,10 @@ async fn insert_records(tx: &Transaction<'_>, records: &[&RecordRow]) -> Result<
         .collect();
     let inserted = tx
         .query(
-            "INSERT INTO records (id, subject_id, collection, version, created_at, updated_at, fields) \
+            &stmt(tx, "INSERT INTO records (id, subject_id, collection, version, created_at, updated_at, fields) \
              SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::text[], $4::bigint[], \
                                   $5::bigint[], $6::bigint[], $7::bytea[]) \
-             ON CONFLICT DO NOTHING RETURNING id",
+             ON CONFLICT DO NOTHING RETURNING id").await?,
             &[&ids, &subjects, &collections, &versions, &created, &updated, &fields],
         )
         .await
@@ -198,9 +216,13 @@ async fn insert_index(tx: &Transaction<'_>, entries: &[&IndexEntry]) -> Result<(
     let records: Vec<&[u8]> = entries.iter().map(|e| &e.record.as_bytes()[..]).collect();
     let subjects: Vec<&[u8]> = entries.iter().map(|e| id(&e.subject)).collect();
     tx.execute(
-        "INSERT INTO blind_index (collection, field, term, record_id, subject_id) \
+        &stmt(
+            tx,
+            "INSERT INTO blind_index (collection, field, term, record_id, subject_id) \
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::bytea[]) \
          ON CONFLICT DO NOTHING",
+        )
+        .await?,
         &[&collections, &fields, &terms, &records, &subjects],
     )
     .await

@@ -61,6 +61,7 @@ async fn setup(url: &str) -> Result<Setup> {
         PgOptions {
             pool_size: CONNECTIONS,
             schema: Some(schema.clone()),
+            ..PgOptions::default()
         },
     )
     .await
