@@ -14,9 +14,14 @@ use crate::{consent, principals};
 
 pub(crate) async fn write_set(client: &mut Client, w: &WriteSet) -> Result<Committed> {
     let tx = client.transaction().await.map_err(db)?;
-    for op in &w.ops {
-        // An error drops `tx`, which rolls the whole write set back.
-        apply_op(&tx, op).await?;
+    // An error drops `tx`, which rolls the whole write set back.
+    match crate::bulk::plan(&w.ops) {
+        Some(plan) => crate::bulk::apply(&tx, &plan).await?,
+        None => {
+            for op in &w.ops {
+                apply_op(&tx, op).await?;
+            }
+        }
     }
     let first = if w.audit.is_empty() {
         None
@@ -292,7 +297,7 @@ async fn put_record(tx: &Transaction<'_>, r: &RecordRow, expected: Option<i64>) 
     }
 }
 
-async fn put_index(tx: &Transaction<'_>, e: &IndexEntry) -> Result<()> {
+pub(crate) async fn put_index(tx: &Transaction<'_>, e: &IndexEntry) -> Result<()> {
     if e.unique {
         // Serialize writers of the same term (terms are uniformly random HMACs, so their first
         // eight bytes make a well-spread advisory-lock key), then check.

@@ -16,6 +16,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod apply;
+pub mod baseline;
+mod bulk;
 mod consent;
 mod error;
 mod migrate;

@@ -13,9 +13,11 @@ use time::OffsetDateTime;
 
 use crate::{ApiKeyRow, IndexEntry, Op, RecordRow, Store, StoreError, SubjectRow, WriteSet};
 
+mod batches;
 mod consent;
 mod principals;
 
+pub use batches::*;
 pub use consent::*;
 pub use principals::*;
 
@@ -47,6 +49,11 @@ macro_rules! store_conformance_tests {
             principal_grants_hold_the_principal_and_its_existing_roles,
             roles_are_created_once_replaced_and_listed_by_name,
             suspension_is_stored_kept_first_and_lifted,
+            a_batch_of_creations_commits_every_subject_record_and_index_entry,
+            a_batch_with_one_erased_id_keeps_nothing,
+            a_batch_naming_one_subject_twice_keeps_nothing,
+            a_batch_with_a_record_of_a_missing_subject_keeps_nothing,
+            a_batch_giving_two_subjects_one_unique_term_keeps_nothing,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

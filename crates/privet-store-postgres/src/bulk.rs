@@ -1,0 +1,310 @@
+//! Creation write sets (subjects, new records, index entries: what `import` and `POST
+//! /v1/subjects` produce) applied as a few array statements instead of one round trip per op.
+//! A batch of 1,000 customers is 5,000 ops; op by op that is 10,000 round trips to the
+//! database (each unprepared statement is a parse and an execute), here it is six.
+//!
+//! The result is the same as applying the ops in order: every precondition of the op-by-op
+//! path is checked (an erased or existing subject id, a record for a missing subject, an
+//! existing record id, unique terms), any failure rolls the whole write set back, and ops are
+//! only regrouped where order cannot change the outcome (see [`plan`]). When several ops of
+//! a set would fail, the error names one of them, not necessarily the first.
+
+use std::collections::HashSet;
+
+use deadpool_postgres::Transaction;
+use privet_core::SubjectId;
+use privet_store::{IndexEntry, Op, RecordRow, Result, StoreError, SubjectRow};
+use tokio_postgres::Statement;
+
+use crate::error::db;
+use crate::read::micros;
+
+/// A creation write set, regrouped by table.
+#[derive(Debug, Default)]
+pub(crate) struct Plan<'a> {
+    subjects: Vec<&'a SubjectRow>,
+    records: Vec<&'a RecordRow>,
+    /// Subjects that records belong to but that the set does not create, in op order.
+    existing_owners: Vec<SubjectId>,
+    /// In op order: a unique entry's check sees the entries before it.
+    index: Vec<&'a IndexEntry>,
+}
+
+/// The plan for `ops` if it is a creation write set: only `CreateSubject`, new records
+/// (`PutRecord` without an expected version) and `PutIndex`, with no record placed before the
+/// creation of its own subject. Subjects are then inserted first, records second and index
+/// entries last: records only depend on their subject existing (created earlier in the set, or
+/// already stored), and index entries on nothing but earlier unique terms, whose order is kept.
+/// `None` for anything else, which goes op by op.
+pub(crate) fn plan(ops: &[Op]) -> Option<Plan<'_>> {
+    let mut p = Plan::default();
+    let mut created = HashSet::new();
+    let mut owners = HashSet::new();
+    for op in ops {
+        match op {
+            Op::CreateSubject(s) => {
+                if owners.contains(&s.id) {
+                    // A record of this subject came first: op by op it fails, keep that.
+                    return None;
+                }
+                created.insert(s.id);
+                p.subjects.push(s);
+            }
+            Op::PutRecord {
+                record,
+                expected_version: None,
+            } => {
+                if !created.contains(&record.subject) && owners.insert(record.subject) {
+                    p.existing_owners.push(record.subject);
+                }
+                p.records.push(record);
+            }
+            Op::PutIndex(e) => p.index.push(e),
+            _ => return None,
+        }
+    }
+    Some(p)
+}
+
+/// Applies a plan inside `tx`. An error leaves `tx` to be rolled back.
+pub(crate) async fn apply(tx: &Transaction<'_>, p: &Plan<'_>) -> Result<()> {
+    create_subjects(tx, &p.subjects).await?;
+    lock_owners(tx, &p.existing_owners).await?;
+    insert_records(tx, &p.records).await?;
+    let mut rest = &p.index[..];
+    while !rest.is_empty() {
+        let plain = rest.iter().take_while(|e| !e.unique).count();
+        insert_index(tx, &rest[..plain]).await?;
+        rest = &rest[plain..];
+        if let Some((unique, after)) = rest.split_first() {
+            crate::apply::put_index(tx, unique).await?;
+            rest = after;
+        }
+    }
+    Ok(())
+}
+
+/// A statement from the connection's cache (each is parsed once per connection).
+async fn stmt(tx: &Transaction<'_>, sql: &str) -> Result<Statement> {
+    tx.prepare_cached(sql).await.map_err(db)
+}
+
+fn id(s: &SubjectId) -> &[u8] {
+    &s.as_bytes()[..]
+}
+
+async fn create_subjects(tx: &Transaction<'_>, subjects: &[&SubjectRow]) -> Result<()> {
+    if subjects.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&[u8]> = subjects.iter().map(|s| id(&s.id)).collect();
+    let erased: HashSet<Vec<u8>> = tx
+        .query(
+            &stmt(
+                tx,
+                "SELECT subject_id FROM erasures WHERE subject_id = ANY($1)",
+            )
+            .await?,
+            &[&ids],
+        )
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if let Some(s) = subjects.iter().find(|s| erased.contains(id(&s.id))) {
+        return Err(StoreError::AlreadyExists(format!(
+            "subject {} (erased)",
+            s.id
+        )));
+    }
+    let versions: Vec<i32> = subjects.iter().map(|s| s.key_version as i32).collect();
+    let keys: Vec<&[u8]> = subjects.iter().map(|s| &s.wrapped_key[..]).collect();
+    let created: Vec<i64> = subjects.iter().map(|s| micros(s.created_at)).collect();
+    let inserted = tx
+        .query(
+            &stmt(
+                tx,
+                "INSERT INTO subjects (id, key_version, wrapped_key, created_at) \
+             SELECT * FROM UNNEST($1::bytea[], $2::int[], $3::bytea[], $4::bigint[]) \
+             ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .await?,
+            &[&ids, &versions, &keys, &created],
+        )
+        .await
+        .map_err(db)?;
+    if inserted.len() < subjects.len() {
+        // Already stored, or twice in this set: name the first one that did not go in.
+        let mut fresh: HashSet<Vec<u8>> = inserted.iter().map(|r| r.get(0)).collect();
+        if let Some(s) = subjects.iter().find(|s| !fresh.remove(id(&s.id))) {
+            return Err(StoreError::AlreadyExists(format!("subject {}", s.id)));
+        }
+    }
+    Ok(())
+}
+
+/// Records of subjects created before this write set: the subjects must exist, and stay (the
+/// KEY SHARE lock makes a concurrent erasure wait for this transaction, as the foreign key
+/// check of the op-by-op path does).
+async fn lock_owners(tx: &Transaction<'_>, owners: &[SubjectId]) -> Result<()> {
+    if owners.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&[u8]> = owners.iter().map(id).collect();
+    let found: HashSet<Vec<u8>> = tx
+        .query(
+            &stmt(
+                tx,
+                "SELECT id FROM subjects WHERE id = ANY($1) FOR KEY SHARE",
+            )
+            .await?,
+            &[&ids],
+        )
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    match owners.iter().find(|s| !found.contains(id(s))) {
+        Some(missing) => Err(StoreError::SubjectNotFound(*missing)),
+        None => Ok(()),
+    }
+}
+
+async fn insert_records(tx: &Transaction<'_>, records: &[&RecordRow]) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&[u8]> = records.iter().map(|r| &r.id.as_bytes()[..]).collect();
+    let subjects: Vec<&[u8]> = records.iter().map(|r| id(&r.subject)).collect();
+    let collections: Vec<&str> = records.iter().map(|r| r.collection.as_str()).collect();
+    let versions: Vec<i64> = records.iter().map(|r| r.version).collect();
+    let created: Vec<i64> = records.iter().map(|r| micros(r.created_at)).collect();
+    let updated: Vec<i64> = records.iter().map(|r| micros(r.updated_at)).collect();
+    let fields: Vec<Vec<u8>> = records
+        .iter()
+        .map(|r| privet_store::encode_fields(&r.fields))
+        .collect();
+    let inserted = tx
+        .query(
+            &stmt(tx, "INSERT INTO records (id, subject_id, collection, version, created_at, updated_at, fields) \
+             SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::text[], $4::bigint[], \
+                                  $5::bigint[], $6::bigint[], $7::bytea[]) \
+             ON CONFLICT DO NOTHING RETURNING id").await?,
+            &[&ids, &subjects, &collections, &versions, &created, &updated, &fields],
+        )
+        .await
+        .map_err(db)?;
+    if inserted.len() < records.len() {
+        let mut fresh: HashSet<Vec<u8>> = inserted.iter().map(|r| r.get(0)).collect();
+        if let Some(r) = records.iter().find(|r| !fresh.remove(&r.id.as_bytes()[..])) {
+            return Err(StoreError::AlreadyExists(format!("record {}", r.id)));
+        }
+    }
+    Ok(())
+}
+
+/// Non-unique entries: inserted as they come (an entry already there is kept, as op by op).
+async fn insert_index(tx: &Transaction<'_>, entries: &[&IndexEntry]) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let collections: Vec<&str> = entries.iter().map(|e| e.collection.as_str()).collect();
+    let fields: Vec<&str> = entries.iter().map(|e| e.field.as_str()).collect();
+    let terms: Vec<&[u8]> = entries.iter().map(|e| &e.term[..]).collect();
+    let records: Vec<&[u8]> = entries.iter().map(|e| &e.record.as_bytes()[..]).collect();
+    let subjects: Vec<&[u8]> = entries.iter().map(|e| id(&e.subject)).collect();
+    tx.execute(
+        &stmt(
+            tx,
+            "INSERT INTO blind_index (collection, field, term, record_id, subject_id) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::bytea[]) \
+         ON CONFLICT DO NOTHING",
+        )
+        .await?,
+        &[&collections, &fields, &terms, &records, &subjects],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use privet_core::RecordId;
+    use time::OffsetDateTime;
+
+    fn subject() -> SubjectRow {
+        SubjectRow {
+            id: SubjectId::new(),
+            key_version: 1,
+            wrapped_key: vec![1; 60],
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn record(subject: SubjectId) -> Op {
+        Op::PutRecord {
+            record: RecordRow {
+                id: RecordId::new(),
+                subject,
+                collection: "customers".into(),
+                version: 1,
+                created_at: OffsetDateTime::UNIX_EPOCH,
+                updated_at: OffsetDateTime::UNIX_EPOCH,
+                fields: vec![],
+            },
+            expected_version: None,
+        }
+    }
+
+    #[test]
+    fn creation_sets_are_planned_with_owners_created_elsewhere_listed_once() {
+        let (a, b) = (subject(), SubjectId::new());
+        let ops = vec![
+            Op::CreateSubject(a.clone()),
+            record(a.id),
+            record(b),
+            record(b),
+        ];
+        let p = plan(&ops).unwrap();
+        assert_eq!(p.subjects.len(), 1);
+        assert_eq!(p.records.len(), 3);
+        assert_eq!(p.existing_owners, vec![b]);
+    }
+
+    #[test]
+    fn a_record_before_its_subjects_creation_is_not_regrouped() {
+        let a = subject();
+        let ops = vec![record(a.id), Op::CreateSubject(a)];
+        assert!(plan(&ops).is_none());
+    }
+
+    #[test]
+    fn updates_reads_and_erasures_go_op_by_op() {
+        let a = subject();
+        for op in [
+            Op::RequireSubject(a.id),
+            Op::EraseSubject {
+                subject: a.id,
+                at: OffsetDateTime::UNIX_EPOCH,
+            },
+            Op::PutMeta {
+                key: "k".into(),
+                value: vec![],
+            },
+        ] {
+            assert!(plan(&[Op::CreateSubject(a.clone()), op]).is_none());
+        }
+        let Op::PutRecord { record, .. } = record(a.id) else {
+            unreachable!()
+        };
+        let update = Op::PutRecord {
+            record,
+            expected_version: Some(1),
+        };
+        assert!(plan(&[update]).is_none());
+    }
+}
