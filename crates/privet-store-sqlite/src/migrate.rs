@@ -13,6 +13,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_consent_principals",
         include_str!("../migrations/0002_consent_principals.sql"),
     ),
+    (
+        "0003_audit_proofs",
+        include_str!("../migrations/0003_audit_proofs.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

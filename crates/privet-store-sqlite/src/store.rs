@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use privet_audit::{Frontier, Hash, Subtree};
 use privet_core::{RecordId, SubjectId};
 use privet_store::{
-    ApiKeyRow, Committed, ConsentEventRow, PrincipalRow, Result, RoleRow, Store, StoreError,
-    StoredLeaf, SubjectData, WriteSet,
+    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, PrincipalRow, Result, RoleRow, Store,
+    StoreError, StoredLeaf, SubjectData, WriteSet,
 };
 use rusqlite::{Connection, OpenFlags};
 use time::OffsetDateTime;
@@ -247,6 +248,34 @@ impl Store for SqliteStore {
 
     async fn audit_len(&self) -> Result<u64> {
         self.point_read(read::audit_len)
+    }
+
+    async fn audit_subtrees(&self, subtrees: &[Subtree]) -> Result<Vec<Hash>> {
+        let subtrees = subtrees.to_vec();
+        self.read(move |c| crate::audit::subtrees(c, &subtrees))
+            .await
+    }
+
+    async fn audit_frontier(&self) -> Result<Frontier> {
+        self.read(crate::audit::frontier).await
+    }
+
+    async fn audit_leaves_of_subject(
+        &self,
+        subject: SubjectId,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredLeaf>> {
+        self.read(move |c| crate::audit::leaves_of_subject(c, subject, from, limit))
+            .await
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<CheckpointRow>> {
+        self.read(crate::audit::checkpoints).await
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>> {
+        self.point_read(crate::audit::latest_checkpoint)
     }
 
     async fn erasures(&self) -> Result<Vec<(SubjectId, OffsetDateTime)>> {

@@ -13,9 +13,11 @@ use time::OffsetDateTime;
 
 use crate::{ApiKeyRow, IndexEntry, Op, RecordRow, Store, StoreError, SubjectRow, WriteSet};
 
+mod audit;
 mod consent;
 mod principals;
 
+pub use audit::*;
 pub use consent::*;
 pub use principals::*;
 
@@ -46,6 +48,10 @@ macro_rules! store_conformance_tests {
             revoking_a_principal_revokes_its_keys_once,
             principal_grants_hold_the_principal_and_its_existing_roles,
             roles_are_created_once_replaced_and_listed_by_name,
+            audit_tree_is_kept_with_chain_subtree_hashes_and_frontier,
+            failed_write_sets_leave_no_trace_in_the_audit_tree,
+            audit_leaves_are_found_by_subject,
+            checkpoints_are_kept_in_size_order,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -418,6 +424,7 @@ pub async fn audit_leaves_are_sequential_and_hashed(store: Arc<impl Store>) {
     for (i, l) in leaves.iter().enumerate() {
         assert_eq!(l.index, start + i as u64);
         assert_eq!(l.leaf_hash, leaf_hash(&l.leaf));
+        assert!(l.chain.is_some());
         assert!(AuditEntry::from_leaf_bytes(&l.leaf).is_ok());
     }
     assert_eq!(
