@@ -10,6 +10,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod admin;
+mod audit;
+mod audit_verify;
 mod auth;
 mod clock;
 mod consent;
@@ -22,6 +24,7 @@ mod view;
 mod write;
 
 pub use admin::{MAX_PRINCIPAL_NAME_LEN, NewPrincipal, PrincipalInfo};
+pub use audit::{AccessLogEntry, AuditError, AuditRecord, MAX_AUDIT_PAGE, Signers};
 pub use auth::{ADMIN_PRINCIPAL, ADMIN_ROLE, Actor, Principal};
 pub use clock::{Clock, SystemClock};
 pub use consent::{ConsentNow, ConsentOverview, Restriction};

@@ -49,6 +49,8 @@ fn admin_ops(schema: &Schema, now: OffsetDateTime) -> Result<Vec<Op>, VaultError
 #[derive(Clone)]
 pub struct Vault {
     pub(crate) inner: Arc<Inner>,
+    /// The signing keys ([`Vault::with_signers`]); none until given.
+    pub(crate) signers: Arc<crate::Signers>,
 }
 
 pub(crate) struct Inner {
@@ -100,6 +102,7 @@ impl Vault {
                 keys,
                 clock,
             }),
+            signers: Arc::default(),
         })
     }
 
@@ -150,6 +153,7 @@ impl Vault {
                 keys,
                 clock,
             }),
+            signers: Arc::default(),
         };
         Ok((vault, api_key))
     }
