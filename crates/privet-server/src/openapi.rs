@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{admin, consents, health, records, subjects};
+use crate::routes::{admin, audit, consents, health, records, subjects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,8 @@ use crate::routes::{admin, consents, health, records, subjects};
         consents::put, consents::current, consents::history, consents::restrict, consents::lift,
         admin::create_role, admin::replace_role, admin::role, admin::roles,
         admin::create_principal, admin::principals, admin::revoke_principal,
+        audit::checkpoint, audit::key, audit::entries, audit::inclusion, audit::consistency,
+        audit::access_log,
         health::healthz, health::readyz,
     ),
     modifiers(&BearerAuth),

@@ -108,7 +108,18 @@ pub struct AuditRecord {
     #[serde(serialize_with = "base64_bytes")]
     pub leaf: Vec<u8>,
     /// The decoded entry.
-    pub entry: serde_json::Value,
+    pub entry: DecodedEntry,
+}
+
+/// An entry decoded from its leaf: the entry (its fields in leaf order), or, for bytes that
+/// are JSON but not an entry this build knows, the JSON as is, or `null`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum DecodedEntry {
+    /// A well-formed entry.
+    Entry(Box<AuditEntry>),
+    /// Other JSON (a newer entry format), or `null` if the bytes are not JSON at all.
+    Raw(serde_json::Value),
 }
 
 fn base64_bytes<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
@@ -118,7 +129,12 @@ fn base64_bytes<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
 
 impl AuditRecord {
     fn from_stored(l: StoredLeaf) -> AuditRecord {
-        let entry = serde_json::from_slice(&l.leaf).unwrap_or(serde_json::Value::Null);
+        let entry = match AuditEntry::from_leaf_bytes(&l.leaf) {
+            Ok(e) => DecodedEntry::Entry(Box::new(e)),
+            Err(_) => DecodedEntry::Raw(
+                serde_json::from_slice(&l.leaf).unwrap_or(serde_json::Value::Null),
+            ),
+        };
         AuditRecord {
             index: l.index,
             leaf: l.leaf,

@@ -80,7 +80,13 @@ async fn checkpoints_cover_the_log_and_every_proof_verifies_against_them() {
     let proof = vault.inclusion_proof(&actor(), 3, None).await.unwrap();
     assert_eq!(proof.tree_size, c2.size());
     // Entries decode to what was recorded.
-    assert_eq!(entries[1].entry["action"], json!("subject_create"));
+    let decoded = serde_json::to_value(&entries[2]).unwrap();
+    assert_eq!(decoded["entry"]["action"], json!("subject_create"));
+    // The decoded entry is exactly what the leaf bytes encode.
+    let privet_vault::DecodedEntry::Entry(e) = &entries[2].entry else {
+        panic!("entry 2 does not decode")
+    };
+    assert_eq!(e.leaf_bytes(), entries[2].leaf);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
