@@ -301,6 +301,24 @@ async fn verify(config: &Config, vault: &Vault, n: u64) -> Result<()> {
     Ok(())
 }
 
+/// The disk's fsync latency where the vault lives (median of 100 appends of 4 KiB, each
+/// synced): what every group commit waits for, so what bounds audited reads.
+fn fsync_probe(dir: &std::path::Path) -> Result<f64> {
+    use std::io::Write;
+    let path = dir.join("fsync-probe.tmp");
+    let mut f = std::fs::File::create(&path)?;
+    let mut times = Vec::with_capacity(100);
+    for _ in 0..100 {
+        f.write_all(&[0u8; 4096])?;
+        let t = Instant::now();
+        f.sync_data()?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    std::fs::remove_file(&path)?;
+    times.sort_by(f64::total_cmp);
+    Ok(times[50])
+}
+
 /// What `privet bench audit` runs.
 pub(crate) struct Plan {
     pub(crate) appends: u64,
@@ -317,6 +335,10 @@ pub(crate) async fn run(plan: Plan) -> Result<()> {
     println!(
         "bench audit (SQLite WAL synchronous=FULL, vault in {})",
         s.dir.display()
+    );
+    println!(
+        "  fsync of a 4 KiB append here: p50 {:.2} ms",
+        fsync_probe(&s.dir)?
     );
     if plan.appends > 0 {
         appends(vault.store(), plan.appends).await?;
