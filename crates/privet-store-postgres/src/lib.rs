@@ -2,8 +2,9 @@
 //! with a deadpool connection pool.
 //!
 //! Many `privet serve` processes may share one database: every write set is one transaction;
-//! audit appends are numbered under a row lock on `audit_head`, so the log stays one
-//! gap-free sequence in commit order; unique blind-index terms are checked under a
+//! audit appends are numbered under a row lock on `audit_head`, which also holds the audit
+//! tree's frontier and chain value, so the log stays one gap-free sequence in commit order and
+//! one Merkle tree whichever server appends; unique blind-index terms are checked under a
 //! transaction-scoped advisory lock; consent and restriction writes lock their subject's row,
 //! so an erasure cannot interleave; migrations run under a session advisory lock so
 //! concurrent starts do not race. Nothing is cached in process (a revocation holds for the

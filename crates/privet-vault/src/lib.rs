@@ -3,6 +3,9 @@
 //! for the HTTP API and the CLI: validate and decide (privet-core), encrypt or decrypt
 //! (privet-crypto), then store and audit in one transaction (privet-store).
 //!
+//! The audit trail's own use cases — signed checkpoints, proofs, the subject's access log,
+//! verification of the whole log — live here too, with the signing keys ([`Signers`]).
+//!
 //! This crate knows nothing of HTTP or terminals and writes no SQL. It is the only place that
 //! holds keys and plaintext together, and it never logs a personal value.
 #![forbid(unsafe_code)]
