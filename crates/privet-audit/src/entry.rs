@@ -77,6 +77,9 @@ pub struct Leaf {
     pub bytes: Vec<u8>,
     /// `SHA-256(0x00 || bytes)`.
     pub hash: [u8; 32],
+    /// The entry's subject, if any, so a store can index entries by subject without
+    /// decoding them.
+    pub subject: Option<SubjectId>,
 }
 
 /// One audit entry. Its serialized form ([`AuditEntry::leaf_bytes`]) is the Merkle leaf.
@@ -151,7 +154,11 @@ impl AuditEntry {
     pub fn to_leaf(&self) -> Leaf {
         let bytes = self.leaf_bytes();
         let hash = crate::leaf_hash(&bytes);
-        Leaf { bytes, hash }
+        Leaf {
+            bytes,
+            hash,
+            subject: self.subject,
+        }
     }
 
     /// Decodes an entry from its leaf bytes.

@@ -157,6 +157,18 @@ pub enum VerifyError {
         index: u64,
     },
 
+    /// The leaf chain stored beside the leaves (see [`crate::chain_hash`]) does not continue
+    /// at this leaf: the leaf was moved, inserted or rewritten together with its leaf hash,
+    /// or its chain value was altered or removed.
+    #[error(
+        "leaf {index} is not the leaf that was appended at index {index}: the stored leaf \
+         chain breaks there (rows were reordered, inserted or rewritten from this index on)"
+    )]
+    ChainMismatch {
+        /// The first leaf where the chain breaks.
+        index: u64,
+    },
+
     /// A checkpoint is malformed, from another key or log, or its signature does not
     /// verify.
     #[error("{checkpoint}: {source}")]

@@ -22,6 +22,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod b64;
+mod chain;
 mod checkpoint;
 mod entry;
 mod error;
@@ -34,6 +35,7 @@ mod source;
 mod tree;
 mod verify;
 
+pub use chain::{CHAIN_PREFIX, CHAIN_START, chain_hash};
 pub use checkpoint::{Checkpoint, verify_checkpoint};
 pub use entry::{Action, AuditEntry, Decision, Leaf, WithheldField};
 pub use error::{CheckpointRef, NoteError, ProofError, VerifyError};

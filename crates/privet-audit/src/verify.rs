@@ -16,6 +16,7 @@
 //! Memory is O(log n) plus the checkpoints; time is one leaf hash and about one node hash per
 //! leaf.
 
+use crate::chain::{CHAIN_START, chain_hash};
 use crate::checkpoint::{Checkpoint, verify_checkpoint};
 use crate::error::{CheckpointRef, VerifyError};
 use crate::frontier::Frontier;
@@ -58,6 +59,10 @@ pub struct LogVerifier {
     next: usize,
     /// The largest size at which a checkpoint matched.
     matched: u64,
+    /// The leaf chain after the leaves pushed so far.
+    chain: Hash,
+    /// Whether a stored chain value was seen (after which every leaf must have one).
+    chained: bool,
 }
 
 impl LogVerifier {
@@ -90,6 +95,8 @@ impl LogVerifier {
             checkpoints,
             next: 0,
             matched: 0,
+            chain: CHAIN_START,
+            chained: false,
         };
         verifier.compare_due_checkpoints()?;
         Ok(verifier)
@@ -100,6 +107,11 @@ impl LogVerifier {
         self.frontier.size()
     }
 
+    /// The tree of the leaves pushed so far, as its frontier.
+    pub fn frontier(&self) -> &Frontier {
+        &self.frontier
+    }
+
     /// Takes the next stored leaf.
     ///
     /// # Errors
@@ -108,6 +120,31 @@ impl LogVerifier {
     /// hash, [`VerifyError::RootMismatch`] if the tree now has a checkpoint's size but not
     /// its root.
     pub fn push<B: AsRef<[u8]>>(&mut self, leaf: StoredLeaf<B>) -> Result<(), VerifyError> {
+        self.push_leaf(leaf, None, false)
+    }
+
+    /// Takes the next stored leaf together with the leaf-chain value stored beside it
+    /// ([`crate::chain_hash`]), and checks that value too: a leaf moved, inserted or rewritten
+    /// with its leaf hash is then named exactly. Once one leaf came with a chain value, a
+    /// later one without is a removed chain value.
+    ///
+    /// # Errors
+    /// Those of [`LogVerifier::push`], and [`VerifyError::ChainMismatch`] where the stored
+    /// chain does not continue.
+    pub fn push_chained<B: AsRef<[u8]>>(
+        &mut self,
+        leaf: StoredLeaf<B>,
+        chain: Option<Hash>,
+    ) -> Result<(), VerifyError> {
+        self.push_leaf(leaf, chain, true)
+    }
+
+    fn push_leaf<B: AsRef<[u8]>>(
+        &mut self,
+        leaf: StoredLeaf<B>,
+        stored_chain: Option<Hash>,
+        check_chain: bool,
+    ) -> Result<(), VerifyError> {
         let expected = self.frontier.size();
         if leaf.index > expected {
             return Err(VerifyError::MissingLeaf {
@@ -124,6 +161,19 @@ impl LogVerifier {
         let hash = leaf_hash(leaf.bytes.as_ref());
         if leaf.hash.is_some_and(|stored| stored != hash) {
             return Err(VerifyError::LeafHashMismatch { index: leaf.index });
+        }
+        self.chain = chain_hash(&self.chain, &hash);
+        if check_chain {
+            match stored_chain {
+                Some(stored) if stored != self.chain => {
+                    return Err(VerifyError::ChainMismatch { index: leaf.index });
+                }
+                Some(_) => self.chained = true,
+                None if self.chained => {
+                    return Err(VerifyError::ChainMismatch { index: leaf.index });
+                }
+                None => {}
+            }
         }
         self.frontier.append(hash);
         self.compare_due_checkpoints()

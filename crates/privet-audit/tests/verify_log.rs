@@ -403,3 +403,77 @@ fn the_streaming_verifier_counts_leaves_and_accepts_owned_bytes() {
     }
     assert_eq!(verifier.finish().unwrap().root, log.root(50));
 }
+
+/// The chain values a store keeps beside rows (in their current order and contents).
+fn chains(rows: &[Row]) -> Vec<Hash> {
+    let mut chain = privet_audit::CHAIN_START;
+    rows.iter()
+        .map(|r| {
+            chain = privet_audit::chain_hash(&chain, &r.2);
+            chain
+        })
+        .collect()
+}
+
+fn verify_chained(log: &Log, chain: &[Option<Hash>], checkpoints: &[String]) -> VerifyError {
+    let mut v = LogVerifier::new(&log.vk(), ORIGIN, checkpoints, None).unwrap();
+    for (leaf, c) in log.leaves().zip(chain) {
+        if let Err(e) = v.push_chained(leaf, *c) {
+            return e;
+        }
+    }
+    v.finish().map(|_| ()).unwrap_err()
+}
+
+#[test]
+fn an_intact_chained_log_verifies() {
+    let (log, checkpoints) = log_with_checkpoints();
+    let chain = chains(&log.rows);
+    let mut v = LogVerifier::new(&log.vk(), ORIGIN, &checkpoints, None).unwrap();
+    for (leaf, c) in log.leaves().zip(&chain) {
+        v.push_chained(leaf, Some(*c)).unwrap();
+    }
+    assert_eq!(v.finish().unwrap().size, 50);
+}
+
+#[test]
+fn swapped_rows_are_named_exactly_by_the_leaf_chain() {
+    let (mut log, checkpoints) = log_with_checkpoints();
+    let chain = chains(&log.rows);
+    // Whole rows swapped (each keeps its own hash and chain value).
+    let mut moved: Vec<Option<Hash>> = chain.iter().copied().map(Some).collect();
+    log.rows.swap(12, 31);
+    moved.swap(12, 31);
+    log.rows[12].0 = 12;
+    log.rows[31].0 = 31;
+    let err = verify_chained(&log, &moved, &checkpoints);
+    assert_eq!(err, VerifyError::ChainMismatch { index: 12 });
+    assert!(
+        err.to_string()
+            .starts_with("leaf 12 is not the leaf that was appended at index 12")
+    );
+    // Only the leaves and their hashes swapped, the chain column left in place.
+    let in_place: Vec<Option<Hash>> = chain.iter().copied().map(Some).collect();
+    assert_eq!(
+        verify_chained(&log, &in_place, &checkpoints),
+        VerifyError::ChainMismatch { index: 12 }
+    );
+}
+
+#[test]
+fn a_rewritten_leaf_with_its_hash_or_a_removed_chain_value_is_named() {
+    let (mut log, checkpoints) = log_with_checkpoints();
+    let mut chain: Vec<Option<Hash>> = chains(&log.rows).into_iter().map(Some).collect();
+    log.rows[17].1[5] ^= 0x01;
+    log.rows[17].2 = privet_audit::leaf_hash(&log.rows[17].1);
+    assert_eq!(
+        verify_chained(&log, &chain, &checkpoints),
+        VerifyError::ChainMismatch { index: 17 }
+    );
+    let (log, checkpoints) = log_with_checkpoints();
+    chain[20] = None;
+    assert_eq!(
+        verify_chained(&log, &chain, &checkpoints),
+        VerifyError::ChainMismatch { index: 20 }
+    );
+}

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -14,13 +15,18 @@ pub(crate) const CONFIG_FILE: &str = "privet.toml";
 pub(crate) const SCHEMA_FILE: &str = "schema.toml";
 pub(crate) const KEY_FILE: &str = "master.key";
 pub(crate) const DB_FILE: &str = "privet.db";
+pub(crate) const AUDIT_KEY_FILE: &str = "audit-signing.key";
+pub(crate) const RECEIPT_KEY_FILE: &str = "receipt-signing.key";
+/// How often `serve` signs a checkpoint by default.
+pub(crate) const CHECKPOINT_INTERVAL: &str = "60s";
 
 /// The default schema: the example shop schema, identical to `shared/examples/schema.toml`.
 pub(crate) const DEFAULT_SCHEMA: &str = include_str!("../../privet-core/examples/shop.schema.toml");
 
 /// `privet.toml`, as written by `privet init` (every key with its default), pointing at
-/// PostgreSQL when `store_url` is given.
-pub(crate) fn default_config_text(store_url: Option<&str>) -> String {
+/// PostgreSQL when `store_url` is given, with the audit log's origin.
+pub(crate) fn default_config_text(store_url: Option<&str>, origin: &str) -> String {
+    let origin = toml::Value::String(origin.to_owned());
     let url_line = match store_url {
         // A TOML string literal, quoted and escaped by the toml crate.
         Some(url) => format!("url = {}", toml::Value::String(url.to_owned())),
@@ -59,6 +65,19 @@ path = "{DB_FILE}"
 source = "file"
 file = "{KEY_FILE}"
 env = "PRIVET_MASTER_KEY"
+# The Ed25519 key that signs consent receipts (mode 0600; PRIVET_RECEIPT_SIGNING_KEY_FILE).
+receipt_signing_key_file = "{RECEIPT_KEY_FILE}"
+
+[audit]
+# The log's name in its signed checkpoints (the C2SP checkpoint origin). It is the audit
+# signing key's name and must match it (PRIVET_AUDIT_ORIGIN). Default: the key's name.
+origin = {origin}
+# The Ed25519 key that signs checkpoints: separate from the master key, mode 0600
+# (PRIVET_AUDIT_SIGNING_KEY_FILE). Every server of one vault needs the same one.
+signing_key_file = "{AUDIT_KEY_FILE}"
+# How often `privet serve` signs a checkpoint when the log grew: "30s", "5m", "1h";
+# "0" turns the timer off (PRIVET_CHECKPOINT_INTERVAL).
+checkpoint_interval = "{CHECKPOINT_INTERVAL}"
 {monitoring}"#,
         monitoring = crate::monitoring::DEFAULT_TEXT
     )
@@ -78,6 +97,16 @@ struct RawConfig {
     monitor: RawMonitor,
     #[serde(default)]
     metrics: RawMetrics,
+    #[serde(default)]
+    audit: RawAudit,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    origin: Option<String>,
+    signing_key_file: Option<String>,
+    checkpoint_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +167,7 @@ struct RawKeys {
     source: Option<String>,
     file: Option<String>,
     env: Option<String>,
+    receipt_signing_key_file: Option<String>,
 }
 
 /// Where the master key comes from.
@@ -157,6 +187,37 @@ pub(crate) struct Config {
     pub(crate) store: StoreLocation,
     pub(crate) keys: KeySource,
     pub(crate) monitoring: Monitoring,
+    /// The audit signing key's file.
+    pub(crate) audit_key_file: PathBuf,
+    /// The log's origin, if configured (else the audit key's name).
+    pub(crate) audit_origin: Option<String>,
+    /// How often `serve` signs a checkpoint; `None` = never on a timer.
+    pub(crate) checkpoint_interval: Option<Duration>,
+    /// The consent-receipt signing key's file.
+    pub(crate) receipt_key_file: PathBuf,
+}
+
+/// Parses an interval: a whole number with an `s`, `m` or `h` suffix (bare = seconds);
+/// `0` means none.
+pub(crate) fn parse_interval(text: &str) -> Result<Option<Duration>> {
+    let t = text.trim();
+    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .ok()
+        .filter(|_| !digits.is_empty())
+        .with_context(|| format!("`{text}` is not an interval like \"60s\", \"5m\" or \"1h\""))?;
+    let secs = match unit {
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        _ => None,
+    }
+    .with_context(|| format!("`{text}` is not an interval like \"60s\", \"5m\" or \"1h\""))?;
+    Ok((secs > 0).then(|| Duration::from_secs(secs)))
 }
 
 impl Config {
@@ -214,6 +275,49 @@ impl Config {
             },
             keys,
             monitoring: Monitoring::from_raw(raw.monitor, raw.metrics, dir)?,
+            audit_key_file: env("PRIVET_AUDIT_SIGNING_KEY_FILE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    rel(raw
+                        .audit
+                        .signing_key_file
+                        .unwrap_or_else(|| AUDIT_KEY_FILE.into()))
+                }),
+            audit_origin: env("PRIVET_AUDIT_ORIGIN").or(raw.audit.origin),
+            checkpoint_interval: parse_interval(
+                &env("PRIVET_CHECKPOINT_INTERVAL")
+                    .or(raw.audit.checkpoint_interval)
+                    .unwrap_or_else(|| CHECKPOINT_INTERVAL.into()),
+            )
+            .context("audit.checkpoint_interval")?,
+            receipt_key_file: env("PRIVET_RECEIPT_SIGNING_KEY_FILE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    rel(raw
+                        .keys
+                        .receipt_signing_key_file
+                        .unwrap_or_else(|| RECEIPT_KEY_FILE.into()))
+                }),
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_parse_with_units_and_zero_turns_the_timer_off() {
+        let s = |n| Some(Duration::from_secs(n));
+        assert_eq!(parse_interval("60s").unwrap(), s(60));
+        assert_eq!(parse_interval("90").unwrap(), s(90));
+        assert_eq!(parse_interval("5m").unwrap(), s(300));
+        assert_eq!(parse_interval("2h").unwrap(), s(7200));
+        assert_eq!(parse_interval("0").unwrap(), None);
+        assert_eq!(parse_interval("0s").unwrap(), None);
+        for bad in ["", "s", "1d", "-5s", "1.5m", "ten", "99999999999999999999h"] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
     }
 }

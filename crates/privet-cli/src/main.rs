@@ -64,6 +64,13 @@ enum Command {
     Role(commands::principal::RoleCommand),
     /// Import a CSV or JSON Lines file into a collection, in atomic batches.
     Import(commands::import::Args),
+    /// The tamper-evident audit trail: verifier key, signed checkpoints, proofs, entries,
+    /// and verification of the whole log.
+    #[command(subcommand)]
+    Audit(commands::audit::Command),
+    /// Signing keys (audit checkpoints and consent receipts).
+    #[command(subcommand)]
+    Keys(commands::keys::Command),
     /// Measure Privet against a baseline in the same run (build with --release).
     #[command(subcommand)]
     Bench(commands::bench::Command),
@@ -94,6 +101,8 @@ fn main() -> ExitCode {
             Command::Principal(c) => commands::principal::principal(c).await,
             Command::Role(c) => commands::principal::role(c).await,
             Command::Import(a) => commands::import::run(a).await,
+            Command::Audit(c) => commands::audit::run(c).await,
+            Command::Keys(c) => commands::keys::run(c).await,
             Command::Bench(c) => commands::bench::run(c).await,
         }
     });

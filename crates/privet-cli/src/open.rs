@@ -4,11 +4,13 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use privet_crypto::{EnvKey, KeyFile, KeyProvider, Keyring};
+use privet_crypto::{
+    CryptoError, EnvKey, KeyFile, KeyProvider, Keyring, NoteSigner, SigningKeyFile,
+};
 use privet_store::Store;
 use privet_store_postgres::{PgOptions, PgStore};
 use privet_store_sqlite::{SqliteOptions, SqliteStore};
-use privet_vault::{Schema, SystemClock, Vault};
+use privet_vault::{Schema, Signers, SystemClock, Vault};
 
 use crate::config::{Config, KeySource, StoreLocation};
 
@@ -35,7 +37,56 @@ pub(crate) async fn open(config: &Config) -> Result<Vault> {
     let keys = load_keys(config)?;
     let store = open_store(&config.store).await?;
     let vault = Vault::open(schema, store, keys, Arc::new(SystemClock)).await?;
-    Ok(vault)
+    Ok(vault.with_signers(load_signers(config)?))
+}
+
+/// A signing key from its file; `None` if the file does not exist (a vault made before
+/// the key existed), an error if it exists but cannot be used.
+fn load_signer(path: &std::path::Path, what: &str) -> Result<Option<NoteSigner>> {
+    match SigningKeyFile::new(path).load() {
+        Ok(s) => Ok(Some(s)),
+        Err(CryptoError::KeyFileMissing { .. }) => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot load the {what} {}", path.display())),
+    }
+}
+
+/// The vault's signing keys, as far as their files exist; the audit key's name must be the
+/// configured origin.
+pub(crate) fn load_signers(config: &Config) -> Result<Signers> {
+    let audit = load_signer(&config.audit_key_file, "audit signing key")?;
+    if let (Some(key), Some(origin)) = (&audit, &config.audit_origin)
+        && key.name() != origin
+    {
+        anyhow::bail!(
+            "the audit signing key {} is named `{}` but audit.origin is `{origin}`: the key's \
+             name is the log's origin, so they must be the same",
+            config.audit_key_file.display(),
+            key.name()
+        );
+    }
+    Ok(Signers {
+        audit,
+        receipts: load_signer(&config.receipt_key_file, "receipt signing key")?,
+    })
+}
+
+/// The audit signing key alone (for `privet audit key` and `verify`, which need no vault).
+pub(crate) fn audit_signer(config: &Config, dir: &std::path::Path) -> Result<NoteSigner> {
+    load_signers(config)?
+        .audit
+        .with_context(|| missing_signing_keys(config, dir))
+}
+
+/// What to say when a vault lacks its signing keys.
+pub(crate) fn missing_signing_keys(config: &Config, dir: &std::path::Path) -> String {
+    format!(
+        "the signing keys {} and {} are missing. A vault created before signed audit \
+         checkpoints needs them once: run `privet keys create-signing --dir {}`, then copy both \
+         files (mode 0600) to every server of this vault",
+        config.audit_key_file.display(),
+        config.receipt_key_file.display(),
+        dir.display()
+    )
 }
 
 /// Opens (creating and migrating if needed) the store a configuration points at.

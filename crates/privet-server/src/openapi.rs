@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{admin, consents, health, monitoring, records, subjects};
+use crate::routes::{admin, audit, consents, health, monitoring, records, subjects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,8 @@ use crate::routes::{admin, consents, health, monitoring, records, subjects};
         admin::create_role, admin::replace_role, admin::role, admin::roles,
         admin::create_principal, admin::principals, admin::revoke_principal,
         monitoring::unsuspend,
+        audit::checkpoint, audit::key, audit::entries, audit::inclusion, audit::consistency,
+        audit::access_log,
         health::healthz, health::readyz,
     ),
     modifiers(&BearerAuth),

@@ -65,6 +65,9 @@ pub enum ProblemKind {
     UnsupportedMediaType,
     /// The store is unreachable; retry later.
     Unavailable,
+    /// No audit proof exists for these sizes (beyond the log, index not below size, from
+    /// above to).
+    InvalidProofRequest,
     /// Stored data failed integrity checks.
     IntegrityFailure,
     /// Anything else.
@@ -186,6 +189,11 @@ impl ProblemKind {
                 "unavailable",
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Temporarily unavailable",
+            ),
+            InvalidProofRequest => (
+                "invalid-proof-request",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "No proof for these tree sizes",
             ),
             IntegrityFailure => (
                 "integrity-failure",
@@ -369,6 +377,9 @@ impl From<VaultError> for Problem {
             VaultError::PrincipalNotFound(_) => Problem::new(K::PrincipalNotFound, detail),
             VaultError::AlreadyExists(_) => Problem::new(K::AlreadyExists, detail),
             VaultError::Integrity { .. } => Problem::internal(K::IntegrityFailure, &detail),
+            VaultError::Audit(privet_vault::AuditError::Proof(_)) => {
+                Problem::new(K::InvalidProofRequest, detail)
+            }
             ref err if err.is_unavailable() => {
                 tracing::warn!(cause = %err, "store unavailable");
                 Problem::new(

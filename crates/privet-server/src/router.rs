@@ -100,6 +100,18 @@ pub fn router(vault: Vault, config: &ServerConfig) -> Router {
             "/v1/subjects/{id}/records/{collection}",
             post(routes::records::create).get(routes::records::list),
         )
+        .route("/v1/audit/checkpoint", get(routes::audit::checkpoint))
+        .route("/v1/audit/key", get(routes::audit::key))
+        .route("/v1/audit/entries", get(routes::audit::entries))
+        .route("/v1/audit/proof/inclusion", get(routes::audit::inclusion))
+        .route(
+            "/v1/audit/proof/consistency",
+            get(routes::audit::consistency),
+        )
+        .route(
+            "/v1/subjects/{id}/access-log",
+            get(routes::audit::access_log),
+        )
         .route(
             "/v1/subjects/{id}/records/{collection}/{record}",
             get(routes::records::read),

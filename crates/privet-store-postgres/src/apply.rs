@@ -1,6 +1,6 @@
 //! Applies one write set as one transaction: its ops, then its audit leaves numbered under
 //! the `audit_head` row lock (held until commit, so every server's appends form one
-//! gap-free sequence in commit order).
+//! gap-free sequence in commit order; see [`crate::audit`]).
 
 use deadpool_postgres::{ClientWrapper as Client, Transaction};
 use privet_store::{
@@ -23,36 +23,7 @@ pub(crate) async fn write_set(client: &mut Client, w: &WriteSet) -> Result<Commi
             }
         }
     }
-    let first = if w.audit.is_empty() {
-        None
-    } else {
-        let n = w.audit.len() as i64;
-        let row = tx
-            .query_one(
-                &tx.prepare_cached("UPDATE audit_head SET size = size + $1 RETURNING size - $1")
-                    .await
-                    .map_err(db)?,
-                &[&n],
-            )
-            .await
-            .map_err(db)?;
-        let start: i64 = row.get(0);
-        let idx: Vec<i64> = (start..start + n).collect();
-        let leaves: Vec<&[u8]> = w.audit.iter().map(|l| &l.bytes[..]).collect();
-        let hashes: Vec<&[u8]> = w.audit.iter().map(|l| &l.hash[..]).collect();
-        tx.execute(
-            &tx.prepare_cached(
-                "INSERT INTO audit (idx, leaf, leaf_hash) \
-             SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bytea[])",
-            )
-            .await
-            .map_err(db)?,
-            &[&idx, &leaves, &hashes],
-        )
-        .await
-        .map_err(db)?;
-        Some(start as u64)
-    };
+    let first = crate::audit::append(&tx, &w.audit).await?;
     tx.commit().await.map_err(db)?;
     Ok(Committed {
         first_audit_index: first,
@@ -196,6 +167,7 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
         Op::LiftSuspension { id } => principals::lift_suspension(tx, id).await,
         Op::PutRole(r) => principals::put_role(tx, r).await,
         Op::ReplaceRole(r) => principals::replace_role(tx, r).await,
+        Op::PutCheckpoint(row) => crate::audit::put_checkpoint(tx, row).await,
     }
 }
 

@@ -2,8 +2,9 @@
 //! with a deadpool connection pool.
 //!
 //! Many `privet serve` processes may share one database: every write set is one transaction;
-//! audit appends are numbered under a row lock on `audit_head`, so the log stays one
-//! gap-free sequence in commit order; unique blind-index terms are checked under a
+//! audit appends are numbered under a row lock on `audit_head`, which also holds the audit
+//! tree's frontier and chain value, so the log stays one gap-free sequence in commit order and
+//! one Merkle tree whichever server appends; unique blind-index terms are checked under a
 //! transaction-scoped advisory lock; consent and restriction writes lock their subject's row,
 //! so an erasure cannot interleave; migrations run under a session advisory lock so
 //! concurrent starts do not race. Nothing is cached in process but prepared statements (per
@@ -16,6 +17,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod apply;
+mod audit;
 pub mod baseline;
 mod bulk;
 mod consent;

@@ -2,7 +2,7 @@
 
 use deadpool_postgres::ClientWrapper as Client;
 use privet_core::{RecordId, SubjectId};
-use privet_store::{ApiKeyRow, RecordRow, Result, StoreError, StoredLeaf, SubjectData};
+use privet_store::{ApiKeyRow, RecordRow, Result, StoreError, SubjectData};
 use time::OffsetDateTime;
 
 use crate::error::db;
@@ -127,33 +127,6 @@ pub(crate) async fn api_key(c: &Client, prefix: &str) -> Result<Option<ApiKeyRow
         expires_at: r.get::<_, Option<i64>>(4).map(from_micros).transpose()?,
         revoked_at: r.get::<_, Option<i64>>(5).map(from_micros).transpose()?,
     }))
-}
-
-pub(crate) async fn audit_leaves(c: &Client, from: u64, limit: u32) -> Result<Vec<StoredLeaf>> {
-    let from = i64::try_from(from).unwrap_or(i64::MAX);
-    let rows = c
-        .query(
-            &c.prepare_cached(
-                "SELECT idx, leaf, leaf_hash FROM audit WHERE idx >= $1 ORDER BY idx LIMIT $2",
-            )
-            .await
-            .map_err(db)?,
-            &[&from, &i64::from(limit)],
-        )
-        .await
-        .map_err(db)?;
-    rows.iter()
-        .map(|r| {
-            let hash: &[u8] = r.get(2);
-            let leaf_hash = <[u8; 32]>::try_from(hash)
-                .map_err(|_| StoreError::Corrupt("stored leaf hash is not 32 bytes".into()))?;
-            Ok(StoredLeaf {
-                index: r.get::<_, i64>(0) as u64,
-                leaf: r.get(1),
-                leaf_hash,
-            })
-        })
-        .collect()
 }
 
 pub(crate) async fn erasures(c: &Client) -> Result<Vec<(SubjectId, OffsetDateTime)>> {

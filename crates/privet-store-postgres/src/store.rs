@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use privet_audit::{Frontier, Hash, Subtree};
 use privet_core::{RecordId, SubjectId};
 use privet_store::{
-    ApiKeyRow, Committed, ConsentEventRow, PrincipalRow, Result, RoleRow, Store, StoreError,
-    StoredLeaf, SubjectData, WriteSet,
+    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, PrincipalRow, Result, RoleRow, Store,
+    StoreError, StoredLeaf, SubjectData, WriteSet,
 };
 use time::OffsetDateTime;
 use tokio_postgres::tls::MakeTlsConnect;
@@ -151,7 +152,10 @@ impl PgStore {
                 .await
                 .map_err(db)?;
         }
-        let migrated = migrate::run(&mut client).await;
+        let mut migrated = migrate::run(&mut client).await;
+        if migrated.is_ok() {
+            migrated = crate::audit::backfill(&mut client).await;
+        }
         drop(client);
         let _ = conn_task.await;
         migrated?;
@@ -257,7 +261,7 @@ impl Store for PgStore {
     }
 
     async fn audit_leaves(&self, from: u64, limit: u32) -> Result<Vec<StoredLeaf>> {
-        read::audit_leaves(&*self.client().await?, from, limit).await
+        crate::audit::leaves(&**self.client().await?, from, limit).await
     }
 
     async fn audit_len(&self) -> Result<u64> {
@@ -273,6 +277,31 @@ impl Store for PgStore {
             .await
             .map_err(db)?;
         Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn audit_subtrees(&self, subtrees: &[Subtree]) -> Result<Vec<Hash>> {
+        crate::audit::subtrees(&**self.client().await?, subtrees).await
+    }
+
+    async fn audit_frontier(&self) -> Result<Frontier> {
+        crate::audit::frontier(&**self.client().await?).await
+    }
+
+    async fn audit_leaves_of_subject(
+        &self,
+        subject: SubjectId,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredLeaf>> {
+        crate::audit::leaves_of_subject(&**self.client().await?, subject, from, limit).await
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<CheckpointRow>> {
+        crate::audit::checkpoints(&**self.client().await?).await
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>> {
+        crate::audit::latest_checkpoint(&**self.client().await?).await
     }
 
     async fn erasures(&self) -> Result<Vec<(SubjectId, OffsetDateTime)>> {

@@ -82,3 +82,84 @@ async fn a_version_1_database_is_upgraded_and_keeps_its_rows() {
     let store = PgStore::connect(&url, options).await.unwrap();
     assert!(store.api_key("oldkey00").await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn a_version_2_audit_log_gets_its_chain_subjects_subtree_hashes_and_head() {
+    use privet_audit::{Action, AuditEntry};
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL must name a test database");
+    let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+    let subject = SubjectId::new();
+    {
+        let mut config: tokio_postgres::Config = url.parse().unwrap();
+        config.options(format!("-c search_path={schema}"));
+        let (client, conn) = config.connect(NoTls).await.unwrap();
+        let task = tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        client
+            .batch_execute(include_str!("../migrations/0001_init.sql"))
+            .await
+            .unwrap();
+        client
+            .batch_execute(include_str!("../migrations/0002_consent_principals.sql"))
+            .await
+            .unwrap();
+        client
+            .batch_execute(
+                "CREATE TABLE privet_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()); \
+                 INSERT INTO privet_migrations (version, name) VALUES (1, '0001_init'), \
+                 (2, '0002_consent_principals');",
+            )
+            .await
+            .unwrap();
+        // 70 leaves as version 2 wrote them: no chain, no subject, a head holding the size.
+        for i in 0..70i64 {
+            let mut e = AuditEntry::new(OffsetDateTime::UNIX_EPOCH, "cli", Action::SubjectRead);
+            e.count = Some(i as u64);
+            if i % 3 == 0 {
+                e.subject = Some(subject);
+            }
+            let leaf = e.to_leaf();
+            client
+                .execute(
+                    "INSERT INTO audit (idx, leaf, leaf_hash) VALUES ($1, $2, $3)",
+                    &[&i, &leaf.bytes, &&leaf.hash[..]],
+                )
+                .await
+                .unwrap();
+        }
+        client
+            .execute("UPDATE audit_head SET size = 70", &[])
+            .await
+            .unwrap();
+        drop(client);
+        let _ = task.await;
+    }
+    let options = PgOptions {
+        schema: Some(schema),
+        ..PgOptions::default()
+    };
+    let store = PgStore::connect(&url, options.clone()).await.unwrap();
+    assert_eq!(
+        privet_store::conformance::assert_tree_matches_leaves(&store).await,
+        70
+    );
+    let of_subject = store
+        .audit_leaves_of_subject(subject, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(of_subject.len(), 24);
+    // Appends continue the same tree and chain, from every server.
+    let e = AuditEntry::new(OffsetDateTime::UNIX_EPOCH, "cli", Action::Admin);
+    let c = store.apply(WriteSet::new().audit(e)).await.unwrap();
+    assert_eq!(c.first_audit_index, Some(70));
+    drop(store);
+    let store = PgStore::connect(&url, options).await.unwrap();
+    assert_eq!(
+        privet_store::conformance::assert_tree_matches_leaves(&store).await,
+        71
+    );
+}

@@ -1,7 +1,7 @@
 //! Applies one write set's ops and audit entries inside the writer's open savepoint.
 
 use privet_core::SubjectId;
-use privet_store::{Committed, Op, RecordRow, Result, StoreError, SubjectRow, WriteSet};
+use privet_store::{AuditHead, Committed, Op, RecordRow, Result, StoreError, SubjectRow, WriteSet};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::index::{self, IndexState};
@@ -20,22 +20,17 @@ fn is_constraint(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
 }
 
-pub(crate) fn write_set(c: &Connection, st: &mut IndexState, w: &WriteSet) -> Result<Committed> {
+pub(crate) fn write_set(
+    c: &Connection,
+    st: &mut IndexState,
+    head: &mut Option<AuditHead>,
+    w: &WriteSet,
+) -> Result<Committed> {
     for op in &w.ops {
         apply_op(c, st, op)?;
     }
-    let mut first = None;
-    let mut stmt = c
-        .prepare_cached("INSERT INTO audit (leaf, leaf_hash) VALUES (?1, ?2)")
-        .map_err(backend)?;
-    for leaf in &w.audit {
-        stmt.execute(params![leaf.bytes, &leaf.hash[..]])
-            .map_err(backend)?;
-        let index = c.last_insert_rowid() - 1;
-        first.get_or_insert(index as u64);
-    }
     Ok(Committed {
-        first_audit_index: first,
+        first_audit_index: crate::audit::append(c, head, &w.audit)?,
     })
 }
 
@@ -109,6 +104,7 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
         Op::LiftSuspension { id } => principals::lift_suspension(c, id),
         Op::PutRole(r) => principals::put_role(c, r),
         Op::ReplaceRole(r) => principals::replace_role(c, r),
+        Op::PutCheckpoint(row) => crate::audit::put_checkpoint(c, row),
     }
 }
 

@@ -5,12 +5,15 @@
 //! inside its own savepoint, so one that fails leaves the others of its group untouched.
 //! Reads use a small pool of connections on tokio's blocking threads. `secure_delete` is on,
 //! and the WAL is checkpointed and truncated after an erasure so erased ciphertexts and keys
-//! do not linger in it. This crate is the only place that writes SQL for SQLite.
+//! do not linger in it. The writer also keeps the audit tree's head (frontier and chain value)
+//! in memory, and writes each leaf with the subtree hashes it completes in the same
+//! transaction. This crate is the only place that writes SQL for SQLite.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod apply;
+mod audit;
 pub mod baseline;
 mod consent;
 mod index;

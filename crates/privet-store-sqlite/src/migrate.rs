@@ -17,6 +17,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_principal_suspension",
         include_str!("../migrations/0003_principal_suspension.sql"),
     ),
+    (
+        "0004_audit_proofs",
+        include_str!("../migrations/0004_audit_proofs.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -25,7 +25,10 @@ fn id16<T>(row: &Row<'_>, i: usize, make: fn([u8; 16]) -> T) -> rusqlite::Result
 /// Runs `f` inside one read transaction, so every statement of it sees the same snapshot
 /// (outside one, each statement of a WAL reader sees the latest commit, and a read could mix
 /// a subject with the consents of after its erasure).
-fn in_snapshot<T>(c: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+pub(crate) fn in_snapshot<T>(
+    c: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
     let run = |sql: &str| {
         c.prepare_cached(sql)
             .and_then(|mut s| s.execute([]))
@@ -177,19 +180,11 @@ pub(crate) fn audit_leaves(c: &Connection, from: u64, limit: u32) -> Result<Vec<
     let from = i64::try_from(from).unwrap_or(i64::MAX - 1);
     let mut s = c
         .prepare_cached(
-            "SELECT idx, leaf, leaf_hash FROM audit WHERE idx > ?1 ORDER BY idx LIMIT ?2",
+            "SELECT idx, leaf, leaf_hash, chain FROM audit WHERE idx > ?1 ORDER BY idx LIMIT ?2",
         )
         .map_err(backend)?;
     let rows = s
-        .query_map(params![from, limit], |r| {
-            let idx: i64 = r.get(0)?;
-            let hash: [u8; 32] = r.get(2)?;
-            Ok(StoredLeaf {
-                index: (idx - 1) as u64,
-                leaf: r.get(1)?,
-                leaf_hash: hash,
-            })
-        })
+        .query_map(params![from, limit], crate::audit::stored_leaf)
         .map_err(backend)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
 }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use privet_store::{Committed, Result, StoreError, WriteSet};
+use privet_store::{AuditHead, Committed, Result, StoreError, WriteSet};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
@@ -23,12 +23,25 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(conn: Connection, max_group: usize, merge_at: u64) -> Result<Self> {
+    pub(crate) fn start(mut conn: Connection, max_group: usize, merge_at: u64) -> Result<Self> {
         let state = IndexState::load(&conn)?;
+        crate::audit::backfill(&mut conn)?;
+        // A log whose head cannot be read (tampered rows) must not stop the store from opening,
+        // or nothing could verify it: audit appends fail until the head reads again.
+        let head = match crate::audit::load_head(&conn) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::error!(error = %e, "the audit log's head cannot be read; appends will fail");
+                None
+            }
+        };
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("privet-sqlite-writer".into())
-            .spawn(move || run(conn, state, rx, max_group.max(1), merge_at.max(1)))
+            .spawn(move || {
+                let mut states = States { index: state, head };
+                run(conn, &mut states, rx, max_group.max(1), merge_at.max(1));
+            })
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
         Ok(Self {
             tx: Mutex::new(Some(tx)),
@@ -62,9 +75,16 @@ fn closed() -> StoreError {
     StoreError::Unavailable("the store is shutting down".into())
 }
 
+/// What the writer keeps between groups.
+struct States {
+    index: IndexState,
+    /// The audit tree's head; `None` when unknown (reloaded at the next append).
+    head: Option<AuditHead>,
+}
+
 fn run(
     mut conn: Connection,
-    mut state: IndexState,
+    states: &mut States,
     rx: mpsc::Receiver<Job>,
     max_group: usize,
     merge_at: u64,
@@ -80,7 +100,7 @@ fn run(
         let erased = group
             .iter()
             .any(|j| j.writes.ops.iter().any(apply::is_erasure));
-        let results = commit_group(&mut conn, &mut state, &group);
+        let results = commit_group(&mut conn, states, &group);
         // An erasure is acknowledged only once the erased pages are out of the WAL.
         if erased {
             truncate_wal(&conn);
@@ -89,8 +109,8 @@ fn run(
             // A caller that gave up waiting is no reason to stop committing for the others.
             let _ = job.reply.send(result);
         }
-        if state.recent >= merge_at
-            && let Err(e) = index::merge(&mut conn, &mut state)
+        if states.index.recent >= merge_at
+            && let Err(e) = index::merge(&mut conn, &mut states.index)
         {
             // Harmless for correctness (both levels are always read); retried next time.
             tracing::warn!(error = %e, "blind-index merge failed");
@@ -102,7 +122,7 @@ fn run(
 /// job fails and nothing of the group is kept.
 fn commit_group(
     conn: &mut Connection,
-    state: &mut IndexState,
+    states: &mut States,
     group: &[Job],
 ) -> Vec<Result<Committed>> {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
@@ -112,16 +132,18 @@ fn commit_group(
     let mut results = Vec::with_capacity(group.len());
     let mut tx = tx;
     for job in group {
-        let result = apply_in_savepoint(&mut tx, state, &job.writes);
+        let result = apply_in_savepoint(&mut tx, states, &job.writes);
         if result.is_err() {
-            state.forget_ids();
+            states.index.forget_ids();
         }
         results.push(result);
     }
     match tx.commit() {
         Ok(()) => results,
         Err(e) => {
-            state.forget_ids();
+            states.index.forget_ids();
+            // The group's appends are gone: the in-memory head is ahead of the log.
+            states.head = None;
             tracing::error!(error = %e, "group commit failed");
             group.iter().map(|_| Err(unavailable(&e))).collect()
         }
@@ -133,7 +155,7 @@ fn commit_group(
 /// call, which shows up when every audited read is a write set).
 fn apply_in_savepoint(
     tx: &mut rusqlite::Transaction<'_>,
-    state: &mut IndexState,
+    states: &mut States,
     writes: &WriteSet,
 ) -> Result<Committed> {
     let run = |sql: &str| {
@@ -142,9 +164,12 @@ fn apply_in_savepoint(
             .map_err(|e| unavailable(&e))
     };
     run("SAVEPOINT privet_write_set")?;
-    match apply::write_set(tx, state, writes) {
+    match apply::write_set(tx, &mut states.index, &mut states.head, writes) {
         Ok(committed) => {
-            run("RELEASE privet_write_set")?;
+            if let Err(e) = run("RELEASE privet_write_set") {
+                states.head = None;
+                return Err(e);
+            }
             Ok(committed)
         }
         Err(e) => {

@@ -14,16 +14,22 @@ pub mod conformance;
 mod error;
 mod fold;
 mod rows;
+mod tiles;
 
 use async_trait::async_trait;
+use privet_audit::{Frontier, Hash, Subtree};
 use privet_core::{RecordId, SubjectId};
 
 pub use codec::{CodecError, decode_fields, encode_fields, from_micros, micros};
 pub use error::StoreError;
 pub use fold::{GrantRow, fold_grants};
 pub use rows::{
-    ApiKeyRow, Committed, ConsentEventRow, IndexEntry, Op, PrincipalRow, RecordRow, RestrictionRow,
-    RoleRow, StoredLeaf, SubjectData, SubjectRow, WriteSet,
+    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, IndexEntry, Op, PrincipalRow, RecordRow,
+    RestrictionRow, RoleRow, StoredLeaf, SubjectData, SubjectRow, WriteSet,
+};
+pub use tiles::{
+    AuditAppend, AuditHead, LeafRow, SubtreeReads, TILE_MIN_LEVEL, assemble_subtrees,
+    frontier_from, frontier_subtrees, subtree_reads,
 };
 
 /// The result type of every store call.
@@ -89,6 +95,32 @@ pub trait Store: Send + Sync + 'static {
 
     /// Number of audit entries (the tree size).
     async fn audit_len(&self) -> Result<u64>;
+
+    /// The hashes of perfect subtrees of the audit tree, in the order given: stored hashes
+    /// for large subtrees, a few leaf hashes for small ones (see [`TILE_MIN_LEVEL`]), so a
+    /// proof costs O(log n) reads however long the log. A subtree that reaches beyond the
+    /// log is `Invalid`; a stored hash that is missing is `Corrupt`.
+    async fn audit_subtrees(&self, subtrees: &[Subtree]) -> Result<Vec<Hash>>;
+
+    /// The audit tree's frontier (its size and the hashes of its perfect subtrees), read in
+    /// one snapshot: what a checkpoint signs.
+    async fn audit_frontier(&self) -> Result<Frontier>;
+
+    /// Audit leaves whose entry names `subject`, from index `from`, at most `limit`, in
+    /// index order.
+    async fn audit_leaves_of_subject(
+        &self,
+        subject: SubjectId,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredLeaf>>;
+
+    /// Every stored checkpoint, by ascending size (checkpoints of equal size in the order
+    /// they were stored).
+    async fn checkpoints(&self) -> Result<Vec<CheckpointRow>>;
+
+    /// The stored checkpoint of the largest size (the last stored among equals), if any.
+    async fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>>;
 
     /// The erasure ledger: every erased subject id with its erasure time, oldest first.
     async fn erasures(&self) -> Result<Vec<(SubjectId, time::OffsetDateTime)>>;

@@ -162,8 +162,22 @@ pub struct StoredLeaf {
     pub index: u64,
     /// The exact leaf bytes.
     pub leaf: Vec<u8>,
-    /// RFC 9162 leaf hash of `leaf`.
+    /// RFC 9162 leaf hash of `leaf`, as stored.
     pub leaf_hash: [u8; 32],
+    /// The leaf-chain value stored with it ([`privet_audit::chain_hash`]); `None` if the
+    /// row has none (which only tampering leaves behind).
+    pub chain: Option<[u8; 32]>,
+}
+
+/// A signed checkpoint of the audit log, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointRow {
+    /// The tree size it covers.
+    pub size: u64,
+    /// The signed note (C2SP tlog-checkpoint text and its signature lines).
+    pub note: String,
+    /// When it was made.
+    pub created_at: OffsetDateTime,
 }
 
 /// One write operation. Deliberately exhaustive: a new op must be a compile error in every
@@ -256,6 +270,9 @@ pub enum Op {
     /// Replaces the definition of an existing role (its creation time is kept). Fails with
     /// `RoleNotFound` if there is no role of that name.
     ReplaceRole(RoleRow),
+    /// Stores a signed checkpoint of the audit log. The store does not check the signature
+    /// (verification does), only that `size` does not exceed the log (`Invalid`).
+    PutCheckpoint(CheckpointRow),
 }
 
 /// Everything one use case writes, committed atomically together with its audit entries.

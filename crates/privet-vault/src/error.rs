@@ -123,6 +123,9 @@ pub enum VaultError {
         /// Where (ids and field names only).
         context: String,
     },
+    /// An audit-trail call failed (proof arguments, signing key, verification).
+    #[error(transparent)]
+    Audit(crate::AuditError),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),

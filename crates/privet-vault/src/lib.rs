@@ -3,6 +3,9 @@
 //! for the HTTP API and the CLI: validate and decide (privet-core), encrypt or decrypt
 //! (privet-crypto), then store and audit in one transaction (privet-store).
 //!
+//! The audit trail's own use cases — signed checkpoints, proofs, the subject's access log,
+//! verification of the whole log — live here too, with the signing keys ([`Signers`]).
+//!
 //! This crate knows nothing of HTTP or terminals and writes no SQL. It is the only place that
 //! holds keys and plaintext together, and it never logs a personal value.
 #![forbid(unsafe_code)]
@@ -10,6 +13,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod admin;
+mod audit;
+mod audit_verify;
 mod auth;
 mod clock;
 mod consent;
@@ -25,6 +30,8 @@ mod window;
 mod write;
 
 pub use admin::{MAX_PRINCIPAL_NAME_LEN, NewPrincipal, PrincipalInfo};
+pub use audit::{AccessLogEntry, AuditError, AuditRecord, DecodedEntry, MAX_AUDIT_PAGE, Signers};
+pub use audit_verify::verify_audit_log;
 pub use auth::{ADMIN_PRINCIPAL, ADMIN_ROLE, Actor, Principal};
 pub use clock::{Clock, SystemClock};
 pub use consent::{ConsentNow, ConsentOverview, Restriction};

@@ -53,6 +53,8 @@ pub struct Vault {
     pub(crate) inner: Arc<Inner>,
     /// Access monitoring, if this vault serves principals ([`Vault::with_monitor`]).
     pub(crate) monitor: Option<Arc<crate::Monitor>>,
+    /// The signing keys ([`Vault::with_signers`]); none until given.
+    pub(crate) signers: Arc<crate::Signers>,
 }
 
 pub(crate) struct Inner {
@@ -105,6 +107,7 @@ impl Vault {
                 clock,
             }),
             monitor: None,
+            signers: Arc::default(),
         })
     }
 
@@ -156,6 +159,7 @@ impl Vault {
                 clock,
             }),
             monitor: None,
+            signers: Arc::default(),
         };
         Ok((vault, api_key))
     }

@@ -51,6 +51,27 @@ pub(crate) enum Command {
         #[command(flatten)]
         pg: PgArgs,
     },
+    /// The audit log: appends of the log alone (entries/s); audited reads against the same
+    /// reads with the audit append removed (in this harness only); `audit verify` of a
+    /// large log.
+    Audit {
+        /// Entries appended for the append measurement (0 skips it).
+        #[arg(long, default_value_t = 100_000)]
+        appends: u64,
+        /// Customers loaded, each then read once per round (0 skips the read measurement).
+        #[arg(long, default_value_t = 20_000)]
+        subjects: u64,
+        /// Concurrent readers.
+        #[arg(long, default_value_t = 32)]
+        readers: usize,
+        /// Size of the log verified (0 skips it).
+        #[arg(long, default_value_t = 1_000_000)]
+        verify_entries: u64,
+        /// Where to build the vault (kept, so `privet audit verify --dir` can be timed on
+        /// it; default: a temporary directory, removed afterwards).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -93,6 +114,22 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
         Command::Read {
             subjects, reads, ..
         } => bench_read(subjects, reads).await?,
+        Command::Audit {
+            appends,
+            subjects,
+            readers,
+            verify_entries,
+            dir,
+        } => {
+            super::bench_audit::run(super::bench_audit::Plan {
+                appends,
+                subjects,
+                readers,
+                verify_entries,
+                dir,
+            })
+            .await?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -103,12 +140,12 @@ fn customer(n: u64) -> Map<String, Value> {
     synth::customer(n)
 }
 
-struct Scratch {
+pub(crate) struct Scratch {
     _tmp: Option<tempfile::TempDir>,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
-fn scratch(dir: Option<PathBuf>) -> Result<Scratch> {
+pub(crate) fn scratch(dir: Option<PathBuf>) -> Result<Scratch> {
     Ok(match dir {
         Some(d) => Scratch { _tmp: None, dir: d },
         None => {

@@ -3,10 +3,11 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use privet_server::{Metrics, Observer, ServerConfig};
-use privet_vault::{Monitor, Vault};
+use privet_vault::{Actor, Monitor, Vault};
 
 use crate::DirArg;
 use crate::config::Config;
@@ -26,6 +27,8 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode> {
         config.listen = l;
     }
     let vault = crate::open::open(&config).await?;
+    require_signers(&vault, &config, &args.dir.dir)?;
+    vault.bind_audit_key().await?;
     serve(vault, &config, |addr| {
         println!("Privet listening on http://{addr}  (API docs: http://{addr}/docs)");
     })
@@ -33,7 +36,18 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Serves until Ctrl-C or SIGTERM.
+/// A server signs checkpoints and receipts: it does not start without both keys (a vault
+/// made before they existed gets them from `privet keys create-signing`, never silently,
+/// since servers that each made their own key would sign the same log with different keys).
+pub(crate) fn require_signers(vault: &Vault, config: &Config, dir: &std::path::Path) -> Result<()> {
+    if vault.audit_signer().is_none() || vault.receipt_signer().is_none() {
+        anyhow::bail!("{}", crate::open::missing_signing_keys(config, dir));
+    }
+    Ok(())
+}
+
+/// Serves until Ctrl-C or SIGTERM, signing a checkpoint every `checkpoint_interval` when
+/// the log grew, and one more on the way out.
 pub(crate) async fn serve(
     vault: Vault,
     config: &Config,
@@ -56,10 +70,34 @@ pub(crate) async fn serve(
         metrics,
         metrics_access: config.monitoring.metrics.clone(),
     };
-    let router = privet_server::router(vault, &server_config);
+    let checkpoints = config
+        .checkpoint_interval
+        .map(|every| tokio::spawn(checkpoint_timer(vault.clone(), every)));
+    let router = privet_server::router(vault.clone(), &server_config);
     privet_server::serve(listener, router, shutdown_signal()).await?;
+    if let Some(task) = checkpoints {
+        task.abort();
+        sign_checkpoint(&vault).await;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn checkpoint_timer(vault: Vault, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        sign_checkpoint(&vault).await;
+    }
+}
+
+/// Signs a checkpoint if the log grew since the last one; a failure is logged (the next
+/// tick retries), never fatal to serving.
+async fn sign_checkpoint(vault: &Vault) {
+    if let Err(e) = vault.checkpoint(&Actor::cli()).await {
+        tracing::warn!(error = %e, "could not sign an audit checkpoint");
+    }
 }
 
 async fn shutdown_signal() {

@@ -160,6 +160,7 @@ fn problem_type(v: &Value) -> &str {
     v["type"].as_str().unwrap_or_default()
 }
 
+mod audit;
 mod bad_input;
 mod cli;
 mod concurrency;

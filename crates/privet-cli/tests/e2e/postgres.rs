@@ -20,9 +20,22 @@ fn two_servers_on_one_postgres_database_act_as_one_vault() {
         0,
         "privet.toml must not be group/world readable"
     );
-    // A second server gets a copy of the config, schema and key file, nothing else.
+    // A second server gets a copy of the config, schema and key files, nothing else.
     let b_dir = tempfile::tempdir().unwrap();
     for f in ["privet.toml", "schema.toml", "master.key"] {
+        std::fs::copy(a_dir.path().join(f), b_dir.path().join(f)).unwrap();
+    }
+    // Without the signing keys it refuses to start, and says how to get them.
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(b_dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("audit-signing.key"), "{err}");
+    assert!(err.contains("privet keys create-signing"), "{err}");
+    for f in ["audit-signing.key", "receipt-signing.key"] {
         std::fs::copy(a_dir.path().join(f), b_dir.path().join(f)).unwrap();
     }
     let (a, b) = (serve(a_dir.path()), serve(b_dir.path()));

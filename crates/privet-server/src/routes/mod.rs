@@ -1,6 +1,7 @@
 //! Route handlers, one module per resource.
 
 pub(crate) mod admin;
+pub(crate) mod audit;
 pub(crate) mod consents;
 pub(crate) mod health;
 pub(crate) mod monitoring;

@@ -13,10 +13,12 @@ use time::OffsetDateTime;
 
 use crate::{ApiKeyRow, IndexEntry, Op, RecordRow, Store, StoreError, SubjectRow, WriteSet};
 
+mod audit;
 mod batches;
 mod consent;
 mod principals;
 
+pub use audit::*;
 pub use batches::*;
 pub use consent::*;
 pub use principals::*;
@@ -54,6 +56,10 @@ macro_rules! store_conformance_tests {
             a_batch_naming_one_subject_twice_keeps_nothing,
             a_batch_with_a_record_of_a_missing_subject_keeps_nothing,
             a_batch_giving_two_subjects_one_unique_term_keeps_nothing,
+            audit_tree_is_kept_with_chain_subtree_hashes_and_frontier,
+            failed_write_sets_leave_no_trace_in_the_audit_tree,
+            audit_leaves_are_found_by_subject,
+            checkpoints_are_kept_in_size_order,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -426,6 +432,7 @@ pub async fn audit_leaves_are_sequential_and_hashed(store: Arc<impl Store>) {
     for (i, l) in leaves.iter().enumerate() {
         assert_eq!(l.index, start + i as u64);
         assert_eq!(l.leaf_hash, leaf_hash(&l.leaf));
+        assert!(l.chain.is_some());
         assert!(AuditEntry::from_leaf_bytes(&l.leaf).is_ok());
     }
     assert_eq!(

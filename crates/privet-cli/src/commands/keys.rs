@@ -1,0 +1,52 @@
+//! `privet keys create-signing`: the signing keys of a vault made before they existed.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use privet_audit::VerifierKey;
+
+use crate::DirArg;
+use crate::config::Config;
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Create the audit signing key (audit-signing.key) and the consent-receipt signing key
+    /// (receipt-signing.key), mode 0600, where they are missing; existing keys are never
+    /// replaced. Run it once per vault, then copy both files to every server of the vault:
+    /// servers do not create keys on their own, so they cannot end up signing one log with
+    /// different keys.
+    CreateSigning {
+        #[command(flatten)]
+        dir: DirArg,
+        /// The audit log's name (C2SP checkpoint origin). Default: audit.origin from the
+        /// configuration, else `privet.local/` and a random id.
+        #[arg(long)]
+        origin: Option<String>,
+    },
+}
+
+pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
+    match cmd {
+        Command::CreateSigning { dir, origin } => {
+            let config = Config::load(&dir.dir)?;
+            let origin = origin
+                .or_else(|| config.audit_origin.clone())
+                .unwrap_or_else(super::init::new_origin);
+            let created = super::init::create_signing_keys(
+                &config.audit_key_file,
+                &config.receipt_key_file,
+                &origin,
+            )?;
+            if created.is_empty() {
+                println!("Both signing keys exist already; nothing was changed.");
+            }
+            for path in &created {
+                println!("Created {} (mode 0600).", path.display());
+            }
+            let signer = crate::open::audit_signer(&config, &dir.dir)?;
+            println!("Audit log verifier key:\n  {}", VerifierKey::of(&signer));
+            println!("Copy both key files to every server of this vault.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
