@@ -15,7 +15,7 @@ use crate::routes::{admin, audit, consents, health, monitoring, records, subject
     paths(
         subjects::create, subjects::create_batch, subjects::read, subjects::find, subjects::search,
         subjects::update, subjects::erase, records::create, records::list, records::read,
-        consents::put, consents::current, consents::history, consents::restrict, consents::lift,
+        consents::put, consents::current, consents::history, consents::receipt, consents::receipt_key, consents::restrict, consents::lift,
         admin::create_role, admin::replace_role, admin::role, admin::roles,
         admin::create_principal, admin::principals, admin::revoke_principal,
         monitoring::unsuspend,

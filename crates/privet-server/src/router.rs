@@ -69,6 +69,14 @@ pub fn router(vault: Vault, config: &ServerConfig) -> Router {
             get(routes::consents::history),
         )
         .route(
+            "/v1/subjects/{id}/consents/receipt",
+            get(routes::consents::receipt),
+        )
+        .route(
+            "/v1/consents/receipt-key",
+            get(routes::consents::receipt_key),
+        )
+        .route(
             "/v1/subjects/{id}/consents/{purpose}",
             put(routes::consents::put),
         )

@@ -122,6 +122,25 @@ pub fn verify_receipt(signed: &str, key: &VerifierKey) -> Result<ConsentReceipt,
 }
 
 impl Vault {
+    /// The published key that verifies this vault's consent receipts.
+    pub fn receipt_key(&self) -> Result<VerifierKey, VaultError> {
+        self.receipt_signer()
+            .map(VerifierKey::of)
+            .ok_or_else(|| crate::AuditError::NoSigningKey.into())
+    }
+
+    /// A subject's consent receipt, signed with this vault's receipt key.
+    pub async fn signed_consent_receipt(
+        &self,
+        actor: &Actor,
+        subject: SubjectId,
+    ) -> Result<SignedReceipt, VaultError> {
+        let signer = self
+            .receipt_signer()
+            .ok_or(crate::AuditError::NoSigningKey)?;
+        self.consent_receipt(actor, subject, signer).await
+    }
+
     /// A subject's consent receipt: the consent in force for every purpose it was asked
     /// about, signed with `signer`. Audited as a consent read.
     pub async fn consent_receipt(

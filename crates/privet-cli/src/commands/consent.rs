@@ -57,6 +57,25 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Issue a signed consent receipt (JSON: the receipt, the signed note to hand to the
+    /// customer, and the verifier key). Check one with `privet consent verify-receipt`.
+    Receipt {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Subject id (`sub_…`).
+        subject: String,
+    },
+    /// Verify a signed receipt note (a file, or `-` for stdin) against this vault's receipt
+    /// key or a published one (`--key`); exits non-zero if it was changed or signed by another key.
+    VerifyReceipt {
+        #[command(flatten)]
+        dir: DirArg,
+        /// The signed note (the `signed` member of a receipt), or `-`.
+        file: String,
+        /// A published verifier key (`name+keyid+base64`) instead of this vault's.
+        #[arg(long)]
+        key: Option<String>,
+    },
     /// Show every consent event of a subject, oldest first.
     History {
         #[command(flatten)]
@@ -134,6 +153,42 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Receipt { dir, subject: s } => {
+            let id = subject(&s)?;
+            let vault = crate::open::open(&Config::load(&dir.dir)?).await?;
+            let receipt = vault.signed_consent_receipt(&Actor::cli(), id).await?;
+            println!("{}", serde_json::to_string_pretty(&receipt)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::VerifyReceipt { dir, file, key } => {
+            let text = if file == "-" {
+                std::io::read_to_string(std::io::stdin()).context("cannot read stdin")?
+            } else {
+                std::fs::read_to_string(&file).with_context(|| format!("cannot read {file}"))?
+            };
+            let key: privet_audit::VerifierKey = match key {
+                Some(k) => k.parse().map_err(|e| anyhow::anyhow!("--key: {e}"))?,
+                None => crate::open::open(&Config::load(&dir.dir)?)
+                    .await?
+                    .receipt_key()?,
+            };
+            match privet_vault::verify_receipt(&text, &key) {
+                Ok(r) => {
+                    println!(
+                        "valid receipt {} for {} ({} purpose(s)), issued {}",
+                        r.receipt_id,
+                        r.subject_id,
+                        r.purposes.len(),
+                        time_or_dash(Some(r.issued_at))
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("error: the receipt does not verify: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
         Command::History {
             dir,

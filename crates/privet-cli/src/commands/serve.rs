@@ -67,36 +67,39 @@ pub(crate) async fn serve(
     let server_config = ServerConfig {
         body_limit: config.body_limit,
         batch_body_limit: config.batch_body_limit,
-        metrics,
+        metrics: metrics.clone(),
         metrics_access: config.monitoring.metrics.clone(),
     };
     let checkpoints = config
         .checkpoint_interval
-        .map(|every| tokio::spawn(checkpoint_timer(vault.clone(), every)));
+        .map(|every| tokio::spawn(checkpoint_timer(vault.clone(), every, metrics.clone())));
     let router = privet_server::router(vault.clone(), &server_config);
     privet_server::serve(listener, router, shutdown_signal()).await?;
     if let Some(task) = checkpoints {
         task.abort();
-        sign_checkpoint(&vault).await;
+        sign_checkpoint(&vault, &server_config.metrics).await;
     }
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn checkpoint_timer(vault: Vault, every: Duration) {
+async fn checkpoint_timer(vault: Vault, every: Duration, metrics: Metrics) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        sign_checkpoint(&vault).await;
+        sign_checkpoint(&vault, &metrics).await;
     }
 }
 
 /// Signs a checkpoint if the log grew since the last one; a failure is logged (the next
 /// tick retries), never fatal to serving.
-async fn sign_checkpoint(vault: &Vault) {
-    if let Err(e) = vault.checkpoint(&Actor::cli()).await {
-        tracing::warn!(error = %e, "could not sign an audit checkpoint");
+async fn sign_checkpoint(vault: &Vault, metrics: &Metrics) {
+    match vault.checkpoint(&Actor::cli()).await {
+        // The checkpoint in force is now current (signed now, or the log has not grown
+        // since the last one), so its age restarts (`privet_checkpoint_age_seconds`).
+        Ok(_) => metrics.set_last_checkpoint(time::OffsetDateTime::now_utc()),
+        Err(e) => tracing::warn!(error = %e, "could not sign an audit checkpoint"),
     }
 }
 

@@ -177,6 +177,48 @@ fn consent_and_grants(backend: Backend) {
     assert_eq!(ads["effective"], json!("denied"));
     assert_eq!(ads["source"], json!("gpc"));
 
+    // A signed receipt verifies with the published key; a modified one does not.
+    let (s, receipt) = admin.get(&format!("/v1/subjects/{id}/consents/receipt"));
+    assert_eq!(s, StatusCode::OK, "{receipt}");
+    let published = admin
+        .http
+        .get(format!("{}/v1/consents/receipt-key", admin.base))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(receipt["verifier_key"], json!(published));
+    let key: privet_audit::VerifierKey = published.parse().unwrap();
+    let signed = receipt["signed"].as_str().unwrap();
+    let r = privet_vault::verify_receipt(signed, &key).unwrap();
+    assert_eq!(r.subject_id.to_string(), id);
+    assert!(
+        r.purposes
+            .iter()
+            .any(|p| p.purpose == TARGETED_ADS && p.effective == "denied" && p.source == "gpc")
+    );
+    let forged = signed.replacen("\"denied\"", "\"granted\"", 1);
+    assert!(privet_vault::verify_receipt(&forged, &key).is_err());
+    let file = dir.path().join("receipt.txt");
+    std::fs::write(&file, signed).unwrap();
+    let ok = Command::new(BIN)
+        .args(["consent", "verify-receipt", "--key", &published])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    std::fs::write(&file, &forged).unwrap();
+    let bad = Command::new(BIN)
+        .args(["consent", "verify-receipt", "--key", &published])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+
     // The history keeps every event, oldest first.
     let (s, v) = admin.get(&format!("/v1/subjects/{id}/consents/history"));
     assert_eq!(s, StatusCode::OK, "{v}");

@@ -3,9 +3,11 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::header;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use privet_core::{ConsentChange, ConsentEvent};
-use privet_vault::{ConsentOverview, Vault};
+use privet_vault::{ConsentOverview, SignedReceipt, Vault};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -130,4 +132,26 @@ pub(crate) async fn lift(
     let id = subject_id(&id)?;
     vault.set_restriction(&actor, id, None).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A signed consent receipt: the consent in force per purpose (ISO/IEC TS 27560 fields),
+/// as JSON and as the C2SP signed note to hand to the customer, with the verifier key.
+#[utoipa::path(get, path = "/v1/subjects/{id}/consents/receipt", tag = "consents",
+    params(("id" = String, Path)), security(("api_key" = [])),
+    responses((status = 200, description = "`{receipt: {version, receipt_id, issued_at, controller, subject_id, purposes: [...]}, signed: \"<signed note>\", verifier_key}`")))]
+pub(crate) async fn receipt(
+    State(vault): State<Vault>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<SignedReceipt>, Problem> {
+    let id = subject_id(&id)?;
+    Ok(Json(vault.signed_consent_receipt(&actor, id).await?))
+}
+
+/// The verifier key of consent receipts (C2SP note verifier key, `text/plain`; public).
+#[utoipa::path(get, path = "/v1/consents/receipt-key", tag = "consents",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+pub(crate) async fn receipt_key(State(vault): State<Vault>) -> Result<Response, Problem> {
+    let key = vault.receipt_key()?.to_string();
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], key).into_response())
 }
