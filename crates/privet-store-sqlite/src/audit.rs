@@ -107,9 +107,13 @@ pub(crate) fn append(
     if leaves.is_empty() {
         return Ok(None);
     }
+    // Another process (a `privet` command next to a running server) may have appended since
+    // the head was cached: the log's size, read inside this write transaction (the rightmost
+    // key of the audit table), says whether the cached head is still the log's.
+    let stored = size(c)?;
     let mut head = match slot {
-        Some(h) => h.clone(),
-        None => load_head(c)?,
+        Some(h) if h.size() == stored => h.clone(),
+        _ => load_head(c)?,
     };
     let first = head.size();
     let rows = head.append(leaves);
