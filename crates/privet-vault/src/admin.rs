@@ -83,7 +83,7 @@ impl Vault {
         role: Role,
         replace: bool,
     ) -> Result<(), VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         role.check(&self.inner.schema)
             .map_err(VaultError::InvalidRole)?;
         let row = RoleRow {
@@ -119,7 +119,7 @@ impl Vault {
 
     /// One role.
     pub async fn role(&self, actor: &Actor, name: &str) -> Result<Role, VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         let row = self
             .inner
             .store
@@ -131,7 +131,7 @@ impl Vault {
 
     /// Every role, by name.
     pub async fn roles(&self, actor: &Actor) -> Result<Vec<Role>, VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         decode_roles(&self.inner.store.roles().await?)
     }
 
@@ -144,7 +144,7 @@ impl Vault {
         roles: &[String],
         expires_at: Option<OffsetDateTime>,
     ) -> Result<NewPrincipal, VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         check_name(name)?;
         let now = self.now();
         if let Some(at) = expires_at
@@ -199,7 +199,7 @@ impl Vault {
 
     /// Every principal, oldest first, with what its roles grant.
     pub async fn principals(&self, actor: &Actor) -> Result<Vec<PrincipalInfo>, VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         let now = self.now();
         let rows = self.inner.store.principals().await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -242,7 +242,7 @@ impl Vault {
 
     /// Revokes a principal and every key of it, effective on the next request everywhere.
     pub async fn revoke_principal(&self, actor: &Actor, id: &str) -> Result<(), VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         let mut entry = self.entry(actor, Action::PrincipalRevoke);
         entry.reason = Some(format!("principal:{id}"));
         let w = WriteSet::new()
@@ -258,7 +258,7 @@ impl Vault {
     /// Lifts a principal's suspension, effective on its next request everywhere (nothing to
     /// do, but still on the record, if it is not suspended).
     pub async fn unsuspend_principal(&self, actor: &Actor, id: &str) -> Result<(), VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         let mut entry = self.entry(actor, Action::PrincipalUnsuspend);
         entry.reason = Some(format!("principal:{id}"));
         let w = WriteSet::new()

@@ -248,7 +248,7 @@ impl Vault {
     /// if there is none, if the log grew since, or if the latest does not verify under the
     /// configured key.
     pub async fn checkpoint(&self, actor: &Actor) -> Result<String, VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         self.bind_audit_key().await?;
         let signer = self.signer()?;
         let key = VerifierKey::of(signer);
@@ -291,7 +291,7 @@ impl Vault {
         limit: Option<u32>,
         subject: Option<SubjectId>,
     ) -> Result<Vec<AuditRecord>, VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         let (from, limit) = (from.unwrap_or(0), page(limit)?);
         let leaves = match subject {
             Some(s) => {
@@ -316,7 +316,7 @@ impl Vault {
         from: Option<u64>,
         limit: Option<u32>,
     ) -> Result<Vec<AccessLogEntry>, VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         let (from, limit) = (from.unwrap_or(0), page(limit)?);
         let leaves = self
             .inner
@@ -368,7 +368,7 @@ impl Vault {
         index: u64,
         size: Option<u64>,
     ) -> Result<InclusionProof, VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         let size = self.proof_size(size).await?;
         let plan = ProofPlan::inclusion(index, size).map_err(proof_error)?;
         let leaf = Subtree::new(0, index)
@@ -398,7 +398,7 @@ impl Vault {
         from: u64,
         to: Option<u64>,
     ) -> Result<ConsistencyProof, VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         let to = self.proof_size(to).await?;
         let plan = ProofPlan::consistency(from, to).map_err(proof_error)?;
         let hashes = self.subtree_map(&plan.subtrees()).await?;

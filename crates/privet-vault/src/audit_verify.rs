@@ -36,7 +36,7 @@ impl Vault {
         against: Option<&str>,
         progress: impl FnMut(u64, u64),
     ) -> Result<LogReport, VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         verify_audit_log(&self.inner.store, key, origin, against, progress).await
     }
 }

@@ -136,13 +136,21 @@ impl Vault {
         }
     }
 
-    /// Fails with `Forbidden` unless `actor` may administer the vault.
-    pub(crate) fn require_admin(&self, actor: &Actor) -> Result<(), VaultError> {
+    /// Fails with `NotAdmin` unless `actor` may administer the vault. A refusal is a
+    /// decision like any other: it is on the audit trail (decision `denied`, reason
+    /// `not_admin`) before the caller hears of it, and access monitoring counts it.
+    pub(crate) async fn require_admin(&self, actor: &Actor) -> Result<(), VaultError> {
         if self.grants(actor).is_admin() {
-            Ok(())
-        } else {
-            self.observe_refusal_detached(actor);
-            Err(VaultError::NotAdmin)
+            return Ok(());
         }
+        let mut e = self.entry(actor, privet_audit::Action::Admin);
+        e.decision = privet_audit::Decision::Denied;
+        e.reason = Some("not_admin".into());
+        self.inner
+            .store
+            .apply(privet_store::WriteSet::new().audit(e))
+            .await?;
+        self.observe_refusal_detached(actor);
+        Err(VaultError::NotAdmin)
     }
 }

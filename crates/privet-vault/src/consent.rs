@@ -163,7 +163,7 @@ impl Vault {
         // A service may record decisions about the purposes it is granted (a sign-up form's
         // backend, a mailer's unsubscribe link); anything else needs an admin.
         if !self.grants(actor).grants_purpose(purpose) {
-            self.require_admin(actor)?;
+            self.require_admin(actor).await?;
         }
         let events = self.consent_events(actor, vec![(purpose.to_owned(), change)], gpc)?;
         let mut w = WriteSet::new();
@@ -180,7 +180,7 @@ impl Vault {
         subject: SubjectId,
         notice_version: &str,
     ) -> Result<Vec<ConsentEvent>, VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         let ctx = ChangeContext {
             now: self.now(),
             actor: &actor.id,
@@ -226,7 +226,7 @@ impl Vault {
         actor: &Actor,
         subject: SubjectId,
     ) -> Result<ConsentOverview, VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         let data = self.load_state(subject).await?;
         self.audit_consent_read(actor, subject, "consents").await?;
         let now = self.now();
@@ -247,7 +247,7 @@ impl Vault {
         actor: &Actor,
         subject: SubjectId,
     ) -> Result<Vec<ConsentEvent>, VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         // The existence check and the audit entry commit together: an erased subject has
         // no history to show.
         self.audit_consent_read(actor, subject, "consent_history")
@@ -264,7 +264,7 @@ impl Vault {
         subject: SubjectId,
         reason: Option<&str>,
     ) -> Result<(), VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         let restriction = match reason {
             Some(r) => {
                 let r = r.trim();

@@ -347,7 +347,7 @@ impl Vault {
     /// Erases a subject by destroying its key: its wrapped key, records and blind-index
     /// entries are deleted in one transaction, and the erasure ledger records id and time.
     pub async fn erase_subject(&self, actor: &Actor, id: SubjectId) -> Result<(), VaultError> {
-        self.require_admin(actor)?;
+        self.require_admin(actor).await?;
         let mut entry = self.entry(actor, Action::SubjectErase);
         entry.subject = Some(id);
         let w = WriteSet::new()
