@@ -426,6 +426,10 @@ async fn revoked_and_expired_principals_do_not_authenticate(backend: Backend) {
         vault.roles(&third).await,
         Err(VaultError::NotAdmin)
     ));
+    let e = last_entry(&vault).await;
+    assert_eq!((e.action, e.decision), (Action::Admin, Decision::Denied));
+    assert_eq!(e.actor, third.id);
+    assert_eq!(e.reason.as_deref(), Some("not_admin"));
     assert!(matches!(
         vault
             .erase_subject(&third, privet_core::SubjectId::new())

@@ -68,6 +68,36 @@ fn two_servers_on_one_postgres_database_act_as_one_vault() {
     let (_, v) = api_a.get(&format!("/v1/subjects/{id}?purpose=essential.service"));
     assert_eq!(v["data"]["name"], json!("Updated on B"));
 
+    // Consent granted on one server releases on the other; withdrawn on the other, the
+    // very next read on the first withholds (no server caches consent).
+    let marketing = "marketing.communications.email";
+    let consent =
+        |state: &str| json!({"state": state, "source": "web_form", "notice_version": "2026-11"});
+    let (s, _, _) = api_a.req(
+        reqwest::Method::PUT,
+        &format!("/v1/subjects/{id}/consents/{marketing}"),
+        Some(consent("granted")),
+    );
+    assert_eq!(s, StatusCode::OK);
+    let (_, v) = api_b.get(&format!("/v1/subjects/{id}?purpose={marketing}"));
+    assert_eq!(v["data"]["email"], json!("shared@example.com"), "{v}");
+    let (s, _, _) = api_b.req(
+        reqwest::Method::PUT,
+        &format!("/v1/subjects/{id}/consents/{marketing}"),
+        Some(consent("withdrawn")),
+    );
+    assert_eq!(s, StatusCode::OK);
+    let (_, v) = api_a.get(&format!("/v1/subjects/{id}?purpose={marketing}"));
+    assert!(v["data"].as_object().unwrap().is_empty(), "{v}");
+    assert!(
+        v["withheld"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["field"] == "email" && w["reason"] == "consent_withdrawn"),
+        "{v}"
+    );
+
     // Concurrent writes through both servers all land.
     let mut ids = Vec::new();
     for i in 0..20 {
