@@ -116,8 +116,17 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PRIVET_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // tokio-postgres logs every statement's parameters at debug level — ciphertexts,
+    // blind-index terms, ids and times — so it stays at info even when PRIVET_LOG asks for
+    // debug, unless PRIVET_LOG names it explicitly.
+    let spec = std::env::var("PRIVET_LOG").unwrap_or_else(|_| "info".into());
+    let spec = if spec.contains("tokio_postgres") {
+        spec
+    } else {
+        format!("{spec},tokio_postgres=info")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&spec)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=info"));
     let json = std::env::var("PRIVET_LOG_FORMAT").is_ok_and(|f| f == "json");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
