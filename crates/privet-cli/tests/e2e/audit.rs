@@ -36,37 +36,6 @@ fn verify(dir: &Path, extra: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// `privet serve` with extra environment (e.g. a short checkpoint interval).
-fn serve_env(dir: &Path, env: &[(&str, &str)]) -> Server {
-    let log = std::fs::File::create(dir.join("server.log")).unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
-        .arg(dir)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| {
-            panic!(
-                "server did not start: {line:?}; log: {}",
-                std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
-            )
-        });
-    Server {
-        child,
-        base: format!("http://{addr}"),
-    }
-}
-
 fn text(api: &Api, path: &str) -> String {
     match api.get(path) {
         (StatusCode::OK, Value::String(s)) => s,
@@ -638,7 +607,7 @@ fn kill_9_during_writes(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let (key, _db) = init_on(dir.path(), backend);
     // Checkpoints every second while writing, so some are signed mid-load.
-    let mut server = serve_env(dir.path(), &[("PRIVET_CHECKPOINT_INTERVAL", "1s")]);
+    let mut server = serve_with(dir.path(), &[("PRIVET_CHECKPOINT_INTERVAL", "1s")]);
     let base = server.base.clone();
     let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let mut writers = Vec::new();
