@@ -317,7 +317,17 @@ impl Vault {
         limit: Option<u32>,
     ) -> Result<Vec<AccessLogEntry>, VaultError> {
         self.require_admin(actor).await?;
-        let (from, limit) = (from.unwrap_or(0), page(limit)?);
+        self.access_log_page(subject, from.unwrap_or(0), page(limit)?)
+            .await
+    }
+
+    /// One page of a subject's access log, no permission checked (callers check).
+    pub(crate) async fn access_log_page(
+        &self,
+        subject: SubjectId,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<AccessLogEntry>, VaultError> {
         let leaves = self
             .inner
             .store
