@@ -27,7 +27,8 @@ pub use consent::{
 };
 pub use grant::{Access, Grant, Grants, Role, RoleErrors, RoleProblem};
 pub use ids::{
-    IdParseError, PrincipalId, ReceiptId, RecordId, RequestId, RightsRequestId, SubjectId,
+    IdParseError, MessageId, PrincipalId, ReceiptId, RecordId, RequestId, RightsRequestId,
+    SubjectId,
 };
 pub use mask::{mask, token_input};
 pub use policy::{

@@ -168,6 +168,19 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
         Op::PutRole(r) => principals::put_role(tx, r).await,
         Op::ReplaceRole(r) => principals::replace_role(tx, r).await,
         Op::PutCheckpoint(row) => crate::audit::put_checkpoint(tx, row).await,
+        Op::PutRightsRequest {
+            request,
+            events,
+            expected_version,
+        } => crate::rights::put_request(tx, request, events, *expected_version).await,
+        Op::QueueMessage(m) => crate::rights::queue(tx, m).await,
+        Op::DeleteMessage(id) => crate::rights::delete_message(tx, *id).await,
+        Op::DeferMessage {
+            id,
+            attempts,
+            next_attempt_at,
+            last_error,
+        } => crate::rights::defer_message(tx, *id, *attempts, *next_attempt_at, last_error).await,
     }
 }
 

@@ -21,6 +21,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_audit_proofs",
         include_str!("../migrations/0004_audit_proofs.sql"),
     ),
+    (
+        "0005_rights_requests",
+        include_str!("../migrations/0005_rights_requests.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: the advisory-lock key for migrations ("privet" in ASCII).

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use privet_audit::{Frontier, Hash, Subtree};
-use privet_core::{RecordId, SubjectId};
+use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 use privet_store::{
-    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, PrincipalRow, Result, RoleRow, Store,
-    StoreError, StoredLeaf, SubjectData, WriteSet,
+    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, OutboxRow, PrincipalRow, RequestEventRow,
+    RequestFilter, Result, RightsRequestRow, RoleRow, Store, StoreError, StoredLeaf, SubjectData,
+    WriteSet,
 };
 use time::OffsetDateTime;
 use tokio_postgres::tls::MakeTlsConnect;
@@ -316,5 +317,28 @@ impl Store for PgStore {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(db)?;
         Ok(())
+    }
+
+    async fn rights_request(
+        &self,
+        id: RightsRequestId,
+    ) -> Result<Option<(RightsRequestRow, Vec<RequestEventRow>)>> {
+        crate::rights::request(&*self.client().await?, id).await
+    }
+
+    async fn rights_requests(
+        &self,
+        filter: &RequestFilter,
+        limit: u32,
+    ) -> Result<Vec<RightsRequestRow>> {
+        crate::rights::requests(&*self.client().await?, filter, limit).await
+    }
+
+    async fn outbox_due(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<OutboxRow>> {
+        crate::rights::outbox_due(&*self.client().await?, now, limit).await
+    }
+
+    async fn outbox_message(&self, id: MessageId) -> Result<Option<OutboxRow>> {
+        crate::rights::outbox_message(&*self.client().await?, id).await
     }
 }

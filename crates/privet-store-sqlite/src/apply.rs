@@ -105,6 +105,19 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
         Op::PutRole(r) => principals::put_role(c, r),
         Op::ReplaceRole(r) => principals::replace_role(c, r),
         Op::PutCheckpoint(row) => crate::audit::put_checkpoint(c, row),
+        Op::PutRightsRequest {
+            request,
+            events,
+            expected_version,
+        } => crate::rights::put_request(c, request, events, *expected_version),
+        Op::QueueMessage(m) => crate::rights::queue(c, m),
+        Op::DeleteMessage(id) => crate::rights::delete_message(c, *id),
+        Op::DeferMessage {
+            id,
+            attempts,
+            next_attempt_at,
+            last_error,
+        } => crate::rights::defer_message(c, *id, *attempts, *next_attempt_at, last_error),
     }
 }
 

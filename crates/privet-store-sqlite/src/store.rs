@@ -5,10 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use privet_audit::{Frontier, Hash, Subtree};
-use privet_core::{RecordId, SubjectId};
+use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 use privet_store::{
-    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, PrincipalRow, Result, RoleRow, Store,
-    StoreError, StoredLeaf, SubjectData, WriteSet,
+    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, OutboxRow, PrincipalRow, RequestEventRow,
+    RequestFilter, Result, RightsRequestRow, RoleRow, Store, StoreError, StoredLeaf, SubjectData,
+    WriteSet,
 };
 use rusqlite::{Connection, OpenFlags};
 use time::OffsetDateTime;
@@ -297,5 +298,31 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<()> {
         self.point_read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+    }
+
+    async fn rights_request(
+        &self,
+        id: RightsRequestId,
+    ) -> Result<Option<(RightsRequestRow, Vec<RequestEventRow>)>> {
+        self.point_read(|c| crate::rights::request(c, id))
+    }
+
+    async fn rights_requests(
+        &self,
+        filter: &RequestFilter,
+        limit: u32,
+    ) -> Result<Vec<RightsRequestRow>> {
+        let filter = filter.clone();
+        self.read(move |c| crate::rights::requests(c, &filter, limit))
+            .await
+    }
+
+    async fn outbox_due(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<OutboxRow>> {
+        self.read(move |c| crate::rights::outbox_due(c, now, limit))
+            .await
+    }
+
+    async fn outbox_message(&self, id: MessageId) -> Result<Option<OutboxRow>> {
+        self.point_read(|c| crate::rights::outbox_message(c, id))
     }
 }

@@ -13,16 +13,18 @@ mod codec;
 pub mod conformance;
 mod error;
 mod fold;
+mod rights;
 mod rows;
 mod tiles;
 
 use async_trait::async_trait;
 use privet_audit::{Frontier, Hash, Subtree};
-use privet_core::{RecordId, SubjectId};
+use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 
 pub use codec::{CodecError, decode_fields, encode_fields, from_micros, micros};
 pub use error::StoreError;
 pub use fold::{GrantRow, fold_grants};
+pub use rights::{OutboxRow, RequestEventRow, RequestFilter, RightsRequestRow};
 pub use rows::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, IndexEntry, Op, PrincipalRow, RecordRow,
     RestrictionRow, RoleRow, StoredLeaf, SubjectData, SubjectRow, WriteSet,
@@ -132,4 +134,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the backend answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
+
+    /// A rights request with its events in order, if it exists.
+    async fn rights_request(
+        &self,
+        id: RightsRequestId,
+    ) -> Result<Option<(RightsRequestRow, Vec<RequestEventRow>)>>;
+
+    /// The rights requests `filter` selects, by due date (then id), at most `limit`.
+    async fn rights_requests(
+        &self,
+        filter: &RequestFilter,
+        limit: u32,
+    ) -> Result<Vec<RightsRequestRow>>;
+
+    /// Outbox messages whose next attempt is due at `now`, oldest due first, at most `limit`.
+    async fn outbox_due(&self, now: time::OffsetDateTime, limit: u32) -> Result<Vec<OutboxRow>>;
+
+    /// Whether an outbox message is still queued (not yet delivered).
+    async fn outbox_message(&self, id: MessageId) -> Result<Option<OutboxRow>>;
 }

@@ -2,7 +2,9 @@
 //! an audit leaf: nothing a store sees can be read without keys it never has.
 
 use privet_audit::{AuditEntry, Leaf};
-use privet_core::{RecordId, SubjectId};
+use privet_core::{MessageId, RecordId, SubjectId};
+
+use crate::{OutboxRow, RequestEventRow, RightsRequestRow};
 use time::OffsetDateTime;
 
 /// A data subject as stored: its id and its wrapped key.
@@ -273,6 +275,33 @@ pub enum Op {
     /// Stores a signed checkpoint of the audit log. The store does not check the signature
     /// (verification does), only that `size` does not exceed the log (`Invalid`).
     PutCheckpoint(CheckpointRow),
+    /// Inserts a rights request (`expected_version: None`; `AlreadyExists` if the id is
+    /// taken) or updates one whose stored version equals `expected_version` (`Conflict`
+    /// otherwise), and appends `events` to its history (their `seq` continue the stored ones;
+    /// the new version is `request.version`).
+    PutRightsRequest {
+        /// The request as it is now.
+        request: RightsRequestRow,
+        /// The events to append.
+        events: Vec<RequestEventRow>,
+        /// The version the change is based on.
+        expected_version: Option<i64>,
+    },
+    /// Queues a notification.
+    QueueMessage(OutboxRow),
+    /// Deletes a delivered notification (nothing to do if it is gone).
+    DeleteMessage(MessageId),
+    /// Records a failed delivery: the attempts made, when to try next, and why it failed.
+    DeferMessage {
+        /// The message.
+        id: MessageId,
+        /// Attempts made so far.
+        attempts: i64,
+        /// Not before.
+        next_attempt_at: OffsetDateTime,
+        /// Why (a code or status, no value).
+        last_error: String,
+    },
 }
 
 /// Everything one use case writes, committed atomically together with its audit entries.

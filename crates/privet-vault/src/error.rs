@@ -129,6 +129,13 @@ pub enum VaultError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
+    /// A rights request or a step on it was refused (bad name, bad transition, closed,
+    /// not verified, extension past the legal maximum).
+    #[error("{0}")]
+    Request(privet_core::RequestError),
+    /// No such rights request.
+    #[error("rights request {0} not found")]
+    RequestNotFound(privet_core::RightsRequestId),
 }
 
 impl VaultError {
@@ -147,6 +154,7 @@ impl From<StoreError> for VaultError {
             StoreError::UniqueViolation { field, .. } => Self::Duplicate { field },
             StoreError::RoleNotFound(name) => Self::RoleNotFound(name),
             StoreError::PrincipalNotFound(id) => Self::PrincipalNotFound(id),
+            StoreError::Conflict(_) => Self::Conflict,
             other => Self::Store(other),
         }
     }

@@ -21,10 +21,13 @@ mod consent;
 mod error;
 mod export;
 mod export_format;
+mod fulfil;
 mod import;
 mod monitor;
+mod outbox;
 mod read;
 mod receipt;
+mod requests;
 mod seal;
 mod vault;
 mod view;
@@ -42,14 +45,17 @@ pub use export::{
     ExportCollection, ExportPurpose, ExportRecord, ExportValue, SUBJECT_ACCESS, SubjectExport,
 };
 pub use export_format::ExportFormat;
+pub use fulfil::Completion;
 pub use import::ImportOutcome;
 pub use monitor::{
     Alert, AlertKind, MAX_THRESHOLD, MONITOR_ACTOR, Monitor, MonitorConfig, MonitorObserver,
 };
+pub use outbox::{OutboundMessage, Sender};
 pub use receipt::{
     ConsentReceipt, RECEIPT_HEADER, ReceiptError, ReceiptPurpose, SignedReceipt, sign_receipt,
     verify_receipt,
 };
+pub use requests::{MAX_REQUEST_PAGE, RequestInput, RequestSummary};
 pub use vault::Vault;
 pub use view::{RecordView, SubjectView, Withheld};
 

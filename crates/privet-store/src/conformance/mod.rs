@@ -18,12 +18,14 @@ mod batches;
 mod consent;
 mod export;
 mod principals;
+mod rights;
 
 pub use audit::*;
 pub use batches::*;
 pub use consent::*;
 pub use export::*;
 pub use principals::*;
+pub use rights::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an async expression that
 /// yields a fresh `Arc<dyn Store>`-compatible store (it is evaluated once per test).
@@ -63,6 +65,8 @@ macro_rules! store_conformance_tests {
             audit_leaves_are_found_by_subject,
             checkpoints_are_kept_in_size_order,
             a_whole_subject_loads_with_every_collection_in_order,
+            rights_requests_keep_their_history_versions_and_order_by_due_date,
+            outbox_messages_are_due_deferred_and_deleted,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
