@@ -78,8 +78,9 @@ signing_key_file = "{AUDIT_KEY_FILE}"
 # How often `privet serve` signs a checkpoint when the log grew: "30s", "5m", "1h";
 # "0" turns the timer off (PRIVET_CHECKPOINT_INTERVAL).
 checkpoint_interval = "{CHECKPOINT_INTERVAL}"
-{monitoring}"#,
-        monitoring = crate::monitoring::DEFAULT_TEXT
+{monitoring}{requests}"#,
+        monitoring = crate::monitoring::DEFAULT_TEXT,
+        requests = crate::requests::DEFAULT_TEXT
     )
 }
 
@@ -99,6 +100,8 @@ struct RawConfig {
     metrics: RawMetrics,
     #[serde(default)]
     audit: RawAudit,
+    #[serde(default)]
+    requests: crate::requests::RawRequests,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +198,8 @@ pub(crate) struct Config {
     pub(crate) checkpoint_interval: Option<Duration>,
     /// The consent-receipt signing key's file.
     pub(crate) receipt_key_file: PathBuf,
+    /// Rights requests: default regime, notification webhook.
+    pub(crate) requests: crate::requests::Requests,
 }
 
 /// Parses an interval: a whole number with an `s`, `m` or `h` suffix (bare = seconds);
@@ -298,6 +303,7 @@ impl Config {
                         .receipt_signing_key_file
                         .unwrap_or_else(|| RECEIPT_KEY_FILE.into()))
                 }),
+            requests: crate::requests::Requests::from_raw(raw.requests, dir)?,
         })
     }
 }

@@ -15,6 +15,7 @@
 
 mod extract;
 mod metrics;
+mod notify;
 mod openapi;
 pub mod problem;
 mod router;
@@ -22,5 +23,6 @@ mod routes;
 mod webhook;
 
 pub use metrics::{Metrics, MetricsAccess};
+pub use notify::{NotifyConfig, WebhookSender, deliver_notifications};
 pub use router::{ServerConfig, router, serve};
 pub use webhook::{Observer, SIGNATURE_HEADER, WebhookConfig, WebhookError};

@@ -72,6 +72,16 @@ pub enum ProblemKind {
     IntegrityFailure,
     /// Anything else.
     Internal,
+    /// Unknown rights request.
+    RequestNotFound,
+    /// A rights request that is not well-formed: unknown kind, regime or status, a purpose
+    /// missing or out of place, an empty or overlong reason (`code` says which).
+    InvalidRightsRequest,
+    /// A step the request's status does not allow: completing or rejecting a closed
+    /// request, completing an unverified one, verifying twice (`code` says which).
+    RequestStateConflict,
+    /// A second extension: the deadline is already at the legal maximum.
+    ExtensionLimit,
 }
 
 impl ProblemKind {
@@ -194,6 +204,26 @@ impl ProblemKind {
                 "invalid-proof-request",
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "No proof for these tree sizes",
+            ),
+            RequestNotFound => (
+                "request-not-found",
+                StatusCode::NOT_FOUND,
+                "Rights request not found",
+            ),
+            InvalidRightsRequest => (
+                "invalid-rights-request",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid rights request",
+            ),
+            RequestStateConflict => (
+                "request-state-conflict",
+                StatusCode::CONFLICT,
+                "Not possible in the request's status",
+            ),
+            ExtensionLimit => (
+                "extension-limit",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Deadline already at the legal maximum",
             ),
             IntegrityFailure => (
                 "integrity-failure",
@@ -379,6 +409,18 @@ impl From<VaultError> for Problem {
             VaultError::Integrity { .. } => Problem::internal(K::IntegrityFailure, &detail),
             VaultError::Audit(privet_vault::AuditError::Proof(_)) => {
                 Problem::new(K::InvalidProofRequest, detail)
+            }
+            VaultError::RequestNotFound(_) => Problem::new(K::RequestNotFound, detail),
+            VaultError::Request(ref e) => {
+                use privet_core::RequestError as R;
+                let kind = match e {
+                    R::ExtensionLimit { .. } => K::ExtensionLimit,
+                    R::BadTransition { .. } | R::Closed(_) | R::NotVerified => {
+                        K::RequestStateConflict
+                    }
+                    _ => K::InvalidRightsRequest,
+                };
+                Problem::new(kind, detail).with("code", Value::String(e.code().to_owned()))
             }
             ref err if err.is_unavailable() => {
                 tracing::warn!(cause = %err, "store unavailable");

@@ -139,6 +139,11 @@ impl Vault {
         self
     }
 
+    /// Whether `r` is open past its due date, by this vault's clock.
+    pub fn is_overdue(&self, r: &RightsRequest) -> bool {
+        r.is_overdue(self.now())
+    }
+
     /// The regime new requests get when they name none.
     pub fn default_regime(&self) -> Regime {
         self.default_regime

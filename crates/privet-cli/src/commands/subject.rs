@@ -170,7 +170,7 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
 }
 
 /// Creates `path` (which must not exist) readable by its owner only, and writes `bytes`.
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
