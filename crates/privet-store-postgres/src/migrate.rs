@@ -21,6 +21,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_audit_proofs",
         include_str!("../migrations/0004_audit_proofs.sql"),
     ),
+    (
+        "0006_retention_keys",
+        include_str!("../migrations/0006_retention_keys.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: the advisory-lock key for migrations ("privet" in ASCII).

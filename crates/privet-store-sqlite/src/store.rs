@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use privet_audit::{Frontier, Hash, Subtree};
 use privet_core::{RecordId, SubjectId};
 use privet_store::{
-    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, PrincipalRow, Result, RoleRow, Store,
-    StoreError, StoredLeaf, SubjectData, WriteSet,
+    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, PrincipalRow, Result, RetainedData,
+    RetainedKeyRow, RoleRow, Store, StoreError, StoredLeaf, SubjectData, WriteSet,
 };
 use rusqlite::{Connection, OpenFlags};
 use time::OffsetDateTime;
@@ -293,5 +293,18 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<()> {
         self.point_read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+    }
+
+    async fn retained_keys(&self, subject: SubjectId) -> Result<Vec<RetainedKeyRow>> {
+        self.point_read(|c| crate::retained::keys(c, subject))
+    }
+
+    async fn load_retained(
+        &self,
+        subject: SubjectId,
+        collection: &str,
+        record: Option<RecordId>,
+    ) -> Result<Option<RetainedData>> {
+        self.point_read(|c| crate::retained::load(c, subject, collection, record))
     }
 }

@@ -25,7 +25,8 @@ pub use error::StoreError;
 pub use fold::{GrantRow, fold_grants};
 pub use rows::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, IndexEntry, Op, PrincipalRow, RecordRow,
-    RestrictionRow, RoleRow, StoredLeaf, SubjectData, SubjectRow, WriteSet,
+    RestrictionRow, RetainedData, RetainedKeyRow, RetainedRecord, RoleRow, StoredLeaf, SubjectData,
+    SubjectRow, WriteSet,
 };
 pub use tiles::{
     AuditAppend, AuditHead, LeafRow, SubtreeReads, TILE_MIN_LEVEL, assemble_subtrees,
@@ -127,4 +128,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the backend answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
+
+    /// A subject's retention-class keys, by class (live or erased subject; empty if none).
+    async fn retained_keys(&self, subject: SubjectId) -> Result<Vec<RetainedKeyRow>>;
+
+    /// What an erasure kept of `subject`: `None` unless the subject was erased; otherwise
+    /// the erasure time, the retention-class keys still held, and the kept records of
+    /// `collection` (one when `record` is given), oldest first, read in one snapshot.
+    async fn load_retained(
+        &self,
+        subject: SubjectId,
+        collection: &str,
+        record: Option<RecordId>,
+    ) -> Result<Option<RetainedData>>;
 }

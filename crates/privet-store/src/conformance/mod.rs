@@ -17,11 +17,13 @@ mod audit;
 mod batches;
 mod consent;
 mod principals;
+mod retained;
 
 pub use audit::*;
 pub use batches::*;
 pub use consent::*;
 pub use principals::*;
+pub use retained::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an async expression that
 /// yields a fresh `Arc<dyn Store>`-compatible store (it is evaluated once per test).
@@ -60,6 +62,10 @@ macro_rules! store_conformance_tests {
             failed_write_sets_leave_no_trace_in_the_audit_tree,
             audit_leaves_are_found_by_subject,
             checkpoints_are_kept_in_size_order,
+            retained_keys_are_stored_once_per_subject_and_class,
+            erasure_keeps_only_the_retained_records_and_their_key,
+            erasure_keeping_nothing_destroys_the_retained_key,
+            retaining_another_subjects_record_fails_and_keeps_nothing,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
