@@ -129,6 +129,15 @@ pub enum VaultError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
+    /// The subject was erased already (an erasure happens once; its certificate was given
+    /// then).
+    #[error("subject {subject} was already erased (at {at})")]
+    AlreadyErased {
+        /// The subject.
+        subject: SubjectId,
+        /// When it was erased.
+        at: time::OffsetDateTime,
+    },
 }
 
 impl VaultError {
