@@ -128,6 +128,29 @@ impl Vault {
         id: SubjectId,
     ) -> Result<ErasureCertificate, VaultError> {
         self.require_admin(actor).await?;
+        // A write racing the erasure (a record added, the first class key created) makes the
+        // plan stale; plan again on fresh data.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.erase_once(actor, id).await {
+                Err(VaultError::Conflict)
+                | Err(VaultError::Store(privet_store::StoreError::AlreadyExists(_)))
+                | Err(VaultError::RecordNotFound(_))
+                    if attempts < 3 =>
+                {
+                    continue;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn erase_once(
+        &self,
+        actor: &Actor,
+        id: SubjectId,
+    ) -> Result<ErasureCertificate, VaultError> {
         let mut entry = self.entry(actor, Action::SubjectErase);
         entry.subject = Some(id);
         let plan = self.plan_erasure(id, entry.time).await?;
