@@ -10,6 +10,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod consent;
+pub mod erasure;
 pub mod grant;
 pub mod ids;
 pub mod mask;

@@ -82,6 +82,8 @@ pub enum ProblemKind {
     RequestStateConflict,
     /// A second extension: the deadline is already at the legal maximum.
     ExtensionLimit,
+    /// The subject was erased already.
+    AlreadyErased,
 }
 
 impl ProblemKind {
@@ -234,6 +236,11 @@ impl ProblemKind {
                 "internal",
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal error",
+            ),
+            AlreadyErased => (
+                "already-erased",
+                StatusCode::CONFLICT,
+                "Subject already erased",
             ),
         }
     }
@@ -407,6 +414,13 @@ impl From<VaultError> for Problem {
             VaultError::PrincipalNotFound(_) => Problem::new(K::PrincipalNotFound, detail),
             VaultError::AlreadyExists(_) => Problem::new(K::AlreadyExists, detail),
             VaultError::Integrity { .. } => Problem::internal(K::IntegrityFailure, &detail),
+            VaultError::AlreadyErased { at, .. } => Problem::new(K::AlreadyErased, detail).with(
+                "erased_at",
+                Value::String(
+                    at.format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
+                ),
+            ),
             VaultError::Audit(privet_vault::AuditError::Proof(_)) => {
                 Problem::new(K::InvalidProofRequest, detail)
             }

@@ -86,6 +86,7 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
             .await
             .map_err(db)?;
             consent::delete_subject(tx, id).await?;
+            crate::retained::erase_unused_keys(tx, id).await?;
             tx.execute(
                 &tx.prepare_cached("DELETE FROM records WHERE subject_id = $1")
                     .await
@@ -181,6 +182,12 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
             next_attempt_at,
             last_error,
         } => crate::rights::defer_message(tx, *id, *attempts, *next_attempt_at, last_error).await,
+        Op::PutRetainedKey(k) => crate::retained::put_key(tx, k).await,
+        Op::RetainRecords {
+            subject,
+            class,
+            records,
+        } => crate::retained::retain_records(tx, *subject, class, records).await,
     }
 }
 

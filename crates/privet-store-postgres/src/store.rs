@@ -9,8 +9,8 @@ use privet_audit::{Frontier, Hash, Subtree};
 use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 use privet_store::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, OutboxRow, PrincipalRow, RequestEventRow,
-    RequestFilter, Result, RightsRequestRow, RoleRow, Store, StoreError, StoredLeaf, SubjectData,
-    WriteSet,
+    RequestFilter, Result, RetainedData, RetainedKeyRow, RightsRequestRow, RoleRow, Store,
+    StoreError, StoredLeaf, SubjectData, WriteSet,
 };
 use time::OffsetDateTime;
 use tokio_postgres::tls::MakeTlsConnect;
@@ -340,5 +340,18 @@ impl Store for PgStore {
 
     async fn outbox_message(&self, id: MessageId) -> Result<Option<OutboxRow>> {
         crate::rights::outbox_message(&*self.client().await?, id).await
+    }
+
+    async fn retained_keys(&self, subject: SubjectId) -> Result<Vec<RetainedKeyRow>> {
+        crate::retained::keys(&*self.client().await?, subject).await
+    }
+
+    async fn load_retained(
+        &self,
+        subject: SubjectId,
+        collection: &str,
+        record: Option<RecordId>,
+    ) -> Result<Option<RetainedData>> {
+        crate::retained::load(&*self.client().await?, subject, collection, record).await
     }
 }

@@ -51,6 +51,7 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
             }
             index::delete_subject(c, subject)?;
             consent::delete_subject(c, id)?;
+            crate::retained::erase_unused_keys(c, id)?;
             c.execute("DELETE FROM records WHERE subject_id = ?1", [id])
                 .and_then(|_| c.execute("DELETE FROM subjects WHERE id = ?1", [id]))
                 .and_then(|_| {
@@ -118,6 +119,12 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
             next_attempt_at,
             last_error,
         } => crate::rights::defer_message(c, *id, *attempts, *next_attempt_at, last_error),
+        Op::PutRetainedKey(k) => crate::retained::put_key(c, k),
+        Op::RetainRecords {
+            subject,
+            class,
+            records,
+        } => crate::retained::retain_records(c, *subject, class, records),
     }
 }
 

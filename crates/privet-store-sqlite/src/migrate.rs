@@ -25,6 +25,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_rights_requests",
         include_str!("../migrations/0005_rights_requests.sql"),
     ),
+    (
+        "0006_retention_keys",
+        include_str!("../migrations/0006_retention_keys.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -8,8 +8,8 @@ use privet_audit::{Frontier, Hash, Subtree};
 use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 use privet_store::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, OutboxRow, PrincipalRow, RequestEventRow,
-    RequestFilter, Result, RightsRequestRow, RoleRow, Store, StoreError, StoredLeaf, SubjectData,
-    WriteSet,
+    RequestFilter, Result, RetainedData, RetainedKeyRow, RightsRequestRow, RoleRow, Store,
+    StoreError, StoredLeaf, SubjectData, WriteSet,
 };
 use rusqlite::{Connection, OpenFlags};
 use time::OffsetDateTime;
@@ -324,5 +324,18 @@ impl Store for SqliteStore {
 
     async fn outbox_message(&self, id: MessageId) -> Result<Option<OutboxRow>> {
         self.point_read(|c| crate::rights::outbox_message(c, id))
+    }
+
+    async fn retained_keys(&self, subject: SubjectId) -> Result<Vec<RetainedKeyRow>> {
+        self.point_read(|c| crate::retained::keys(c, subject))
+    }
+
+    async fn load_retained(
+        &self,
+        subject: SubjectId,
+        collection: &str,
+        record: Option<RecordId>,
+    ) -> Result<Option<RetainedData>> {
+        self.point_read(|c| crate::retained::load(c, subject, collection, record))
     }
 }

@@ -27,7 +27,8 @@ pub use fold::{GrantRow, fold_grants};
 pub use rights::{OutboxRow, RequestEventRow, RequestFilter, RightsRequestRow};
 pub use rows::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, IndexEntry, Op, PrincipalRow, RecordRow,
-    RestrictionRow, RoleRow, StoredLeaf, SubjectData, SubjectRow, WriteSet,
+    RestrictionRow, RetainedData, RetainedKeyRow, RetainedRecord, RoleRow, StoredLeaf, SubjectData,
+    SubjectRow, WriteSet,
 };
 pub use tiles::{
     AuditAppend, AuditHead, LeafRow, SubtreeReads, TILE_MIN_LEVEL, assemble_subtrees,
@@ -153,4 +154,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether an outbox message is still queued (not yet delivered).
     async fn outbox_message(&self, id: MessageId) -> Result<Option<OutboxRow>>;
+    /// A subject's retention-class keys, by class (live or erased subject; empty if none).
+    async fn retained_keys(&self, subject: SubjectId) -> Result<Vec<RetainedKeyRow>>;
+
+    /// What an erasure kept of `subject`: `None` unless the subject was erased; otherwise
+    /// the erasure time, the retention-class keys still held, and the kept records of
+    /// `collection` (one when `record` is given), oldest first, read in one snapshot.
+    async fn load_retained(
+        &self,
+        subject: SubjectId,
+        collection: &str,
+        record: Option<RecordId>,
+    ) -> Result<Option<RetainedData>>;
 }

@@ -136,6 +136,15 @@ pub enum VaultError {
     /// No such rights request.
     #[error("rights request {0} not found")]
     RequestNotFound(privet_core::RightsRequestId),
+    /// The subject was erased already (an erasure happens once; its certificate was given
+    /// then).
+    #[error("subject {subject} was already erased (at {at})")]
+    AlreadyErased {
+        /// The subject.
+        subject: SubjectId,
+        /// When it was erased.
+        at: time::OffsetDateTime,
+    },
 }
 
 impl VaultError {

@@ -18,6 +18,7 @@ mod audit_verify;
 mod auth;
 mod clock;
 mod consent;
+mod erase;
 mod error;
 mod export;
 mod export_format;
@@ -28,6 +29,7 @@ mod outbox;
 mod read;
 mod receipt;
 mod requests;
+mod retained;
 mod seal;
 mod vault;
 mod view;
@@ -40,6 +42,7 @@ pub use audit_verify::verify_audit_log;
 pub use auth::{ADMIN_PRINCIPAL, ADMIN_ROLE, Actor, Principal};
 pub use clock::{Clock, SystemClock};
 pub use consent::{ConsentNow, ConsentOverview, Restriction};
+pub use erase::{ErasedCollection, ErasureCertificate, ErasureProof, KeptCollection, KeptPurpose};
 pub use error::{ItemErrors, VaultError};
 pub use export::{
     ExportCollection, ExportPurpose, ExportRecord, ExportValue, SUBJECT_ACCESS, SubjectExport,

@@ -206,6 +206,20 @@ impl Store for Unaudited {
     async fn ping(&self) -> privet_store::Result<()> {
         self.0.ping().await
     }
+    async fn retained_keys(
+        &self,
+        subject: SubjectId,
+    ) -> privet_store::Result<Vec<privet_store::RetainedKeyRow>> {
+        self.0.retained_keys(subject).await
+    }
+    async fn load_retained(
+        &self,
+        subject: SubjectId,
+        collection: &str,
+        record: Option<RecordId>,
+    ) -> privet_store::Result<Option<privet_store::RetainedData>> {
+        self.0.load_retained(subject, collection, record).await
+    }
 }
 
 /// `readers` concurrent tasks reading `ids` (each id once) through `vault`: reads/s.

@@ -18,6 +18,7 @@ mod batches;
 mod consent;
 mod export;
 mod principals;
+mod retained;
 mod rights;
 
 pub use audit::*;
@@ -25,6 +26,7 @@ pub use batches::*;
 pub use consent::*;
 pub use export::*;
 pub use principals::*;
+pub use retained::*;
 pub use rights::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an async expression that
@@ -67,6 +69,10 @@ macro_rules! store_conformance_tests {
             a_whole_subject_loads_with_every_collection_in_order,
             rights_requests_keep_their_history_versions_and_order_by_due_date,
             outbox_messages_are_due_deferred_and_deleted,
+            retained_keys_are_stored_once_per_subject_and_class,
+            erasure_keeps_only_the_retained_records_and_their_key,
+            erasure_keeping_nothing_destroys_the_retained_key,
+            retaining_another_subjects_record_fails_and_keeps_nothing,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
