@@ -130,7 +130,7 @@ impl Vault {
             .collect::<Result<Vec<_>, _>>()?;
         let requests = self.requests_of(subject).await?;
         let mut access_log = self.whole_access_log(subject).await?;
-        let collections = self.export_collections(&data)?;
+        let collections = self.export_collections(&data).await?;
         let now = self.now();
 
         let mut entry = self.entry(actor, Action::SubjectExport);
@@ -195,17 +195,29 @@ impl Vault {
     }
 
     /// Decrypts every stored value of every record, grouped by the schema's collections.
-    fn export_collections(&self, data: &SubjectData) -> Result<Vec<ExportCollection>, VaultError> {
-        let cipher = match data.records.is_empty() {
-            true => None,
-            false => Some(self.subject_key(&data.subject)?.cipher()),
-        };
+    /// Records of a retention-class collection (orders kept for tax) are sealed under the
+    /// subject's class key, the others under its own key: each record opens with its own.
+    async fn export_collections(
+        &self,
+        data: &SubjectData,
+    ) -> Result<Vec<ExportCollection>, VaultError> {
         let mut out = Vec::new();
         for coll in self.inner.schema.collections() {
             let released = crate::seal::release_all(coll).released;
             let mut records = Vec::new();
-            for r in data.records.iter().filter(|r| r.collection == coll.name) {
-                let Some(cipher) = &cipher else { break };
+            let mine: Vec<_> = data
+                .records
+                .iter()
+                .filter(|r| r.collection == coll.name)
+                .collect();
+            let ciphers = match mine.is_empty() {
+                true => Vec::new(),
+                false => self.read_ciphers(&data.subject, coll).await?,
+            };
+            for r in mine {
+                let Some(cipher) = self.cipher_for(&ciphers, coll, r) else {
+                    break;
+                };
                 let mut opened = self.open_fields(cipher, coll, &released, r)?;
                 let values = coll
                     .fields()
