@@ -14,6 +14,7 @@ pub mod grant;
 pub mod ids;
 pub mod mask;
 pub mod policy;
+pub mod retention;
 pub mod schema;
 pub mod sensitive;
 pub mod taxonomy;
