@@ -313,4 +313,17 @@ impl Store for PgStore {
         client.simple_query("SELECT 1").await.map_err(db)?;
         Ok(())
     }
+
+    async fn retention_page(
+        &self,
+        after: Option<SubjectId>,
+        limit: u32,
+    ) -> Result<Vec<privet_store::RetentionRow>> {
+        let mut client = self.client().await?;
+        crate::retention::page(&mut client, after, limit).await
+    }
+
+    async fn legal_hold(&self, subject: SubjectId) -> Result<Option<privet_store::LegalHoldRow>> {
+        crate::retention::legal_hold(&*self.client().await?, subject).await
+    }
 }

@@ -13,6 +13,7 @@ mod codec;
 pub mod conformance;
 mod error;
 mod fold;
+mod retention;
 mod rows;
 mod tiles;
 
@@ -23,6 +24,7 @@ use privet_core::{RecordId, SubjectId};
 pub use codec::{CodecError, decode_fields, encode_fields, from_micros, micros};
 pub use error::StoreError;
 pub use fold::{GrantRow, fold_grants};
+pub use retention::{LegalHoldRow, RetentionRow};
 pub use rows::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, IndexEntry, Op, PrincipalRow, RecordRow,
     RestrictionRow, RoleRow, StoredLeaf, SubjectData, SubjectRow, WriteSet,
@@ -127,4 +129,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the backend answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
+
+    /// Up to `limit` subjects with everything retention decides on, in id order, starting
+    /// after `after` (keyset pagination: a scan never skips or repeats a subject that exists
+    /// throughout it). Each subject is read in one snapshot.
+    async fn retention_page(
+        &self,
+        after: Option<SubjectId>,
+        limit: u32,
+    ) -> Result<Vec<RetentionRow>>;
+
+    /// The legal hold on a subject, if one is in force (`None` also for an unknown subject).
+    async fn legal_hold(&self, subject: SubjectId) -> Result<Option<LegalHoldRow>>;
 }

@@ -17,11 +17,13 @@ mod audit;
 mod batches;
 mod consent;
 mod principals;
+mod retention;
 
 pub use audit::*;
 pub use batches::*;
 pub use consent::*;
 pub use principals::*;
+pub use retention::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an async expression that
 /// yields a fresh `Arc<dyn Store>`-compatible store (it is evaluated once per test).
@@ -60,6 +62,10 @@ macro_rules! store_conformance_tests {
             failed_write_sets_leave_no_trace_in_the_audit_tree,
             audit_leaves_are_found_by_subject,
             checkpoints_are_kept_in_size_order,
+            retention_pages_list_subjects_in_id_order_with_everything_retention_needs,
+            a_legal_hold_refuses_erasure_until_lifted,
+            deleting_a_record_removes_its_index_entries_and_checks_its_version,
+            the_retention_guard_refuses_held_changed_or_missing_subjects,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
