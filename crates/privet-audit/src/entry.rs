@@ -45,6 +45,11 @@ pub enum Action {
     PrincipalSuspend,
     /// A principal's suspension was lifted.
     PrincipalUnsuspend,
+    /// Retention deleted expired data (`reason`: `record_expired`, `field_expired`), or a
+    /// line of a purge report (`reason` `purge_report…`, with `count`).
+    RetentionPurge,
+    /// A legal hold was set (`reason` `hold:<code>`) or lifted (`released`).
+    LegalHold,
 }
 
 /// The outcome of the policy decision for this access.

@@ -129,6 +129,10 @@ pub enum VaultError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
+    /// The subject is under a legal hold: it may not be erased (nor purged) until the hold
+    /// is lifted.
+    #[error("subject {0} is under a legal hold; lift the hold before erasing it")]
+    LegalHold(SubjectId),
 }
 
 impl VaultError {
@@ -147,6 +151,8 @@ impl From<StoreError> for VaultError {
             StoreError::UniqueViolation { field, .. } => Self::Duplicate { field },
             StoreError::RoleNotFound(name) => Self::RoleNotFound(name),
             StoreError::PrincipalNotFound(id) => Self::PrincipalNotFound(id),
+            StoreError::LegalHold(id) => Self::LegalHold(id),
+            StoreError::ActivityConflict(_) => Self::Conflict,
             other => Self::Store(other),
         }
     }

@@ -23,6 +23,7 @@ mod import;
 mod monitor;
 mod read;
 mod receipt;
+mod retention;
 mod seal;
 mod vault;
 mod view;
@@ -43,6 +44,10 @@ pub use monitor::{
 pub use receipt::{
     ConsentReceipt, RECEIPT_HEADER, ReceiptError, ReceiptPurpose, SignedReceipt, sign_receipt,
     verify_receipt,
+};
+pub use retention::{
+    LegalHold, MAX_HOLD_REASON_LEN, PlanLine, PurgeLine, PurgeOptions, PurgeProgress, PurgeReport,
+    RETENTION_ACTOR, RetentionPlan,
 };
 pub use vault::Vault;
 pub use view::{RecordView, SubjectView, Withheld};

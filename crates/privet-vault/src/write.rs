@@ -270,6 +270,10 @@ impl Vault {
                 expected_version: Some(old.version),
             },
         );
+        w.ops.push(Op::TouchSubject {
+            subject: id,
+            at: self.now(),
+        });
         let mut entry = self.entry(actor, Action::SubjectUpdate);
         entry.subject = Some(id);
         entry.collection = Some(profile.name.clone());
@@ -305,6 +309,10 @@ impl Vault {
         let key = self.subject_key(&loaded.subject)?;
         let mut w = WriteSet::new();
         let entry = self.stage_record(&mut w, actor, coll, subject, record, &key.cipher(), &valid);
+        w.ops.push(Op::TouchSubject {
+            subject,
+            at: self.now(),
+        });
         self.inner.store.apply(w.audit(entry)).await?;
         Ok(record)
     }
@@ -348,6 +356,7 @@ impl Vault {
     /// entries are deleted in one transaction, and the erasure ledger records id and time.
     pub async fn erase_subject(&self, actor: &Actor, id: SubjectId) -> Result<(), VaultError> {
         self.require_admin(actor).await?;
+        self.refuse_if_held(actor, id).await?;
         let mut entry = self.entry(actor, Action::SubjectErase);
         entry.subject = Some(id);
         let w = WriteSet::new()
