@@ -74,6 +74,9 @@ enum Command {
     /// Measure Privet against a baseline in the same run (build with --release).
     #[command(subcommand)]
     Bench(commands::bench::Command),
+    /// Retention: purge what expired (`run`), or show what will (`plan`).
+    #[command(subcommand)]
+    Retention(commands::retention::Command),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +107,7 @@ fn main() -> ExitCode {
             Command::Audit(c) => commands::audit::run(c).await,
             Command::Keys(c) => commands::keys::run(c).await,
             Command::Bench(c) => commands::bench::run(c).await,
+            Command::Retention(c) => commands::retention::run(c).await,
         }
     });
     match result {

@@ -72,6 +72,8 @@ pub enum ProblemKind {
     IntegrityFailure,
     /// Anything else.
     Internal,
+    /// The subject is under a legal hold: it may not be erased until the hold is lifted.
+    LegalHold,
 }
 
 impl ProblemKind {
@@ -204,6 +206,11 @@ impl ProblemKind {
                 "internal",
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal error",
+            ),
+            LegalHold => (
+                "legal-hold",
+                StatusCode::CONFLICT,
+                "Subject under legal hold",
             ),
         }
     }
@@ -377,6 +384,7 @@ impl From<VaultError> for Problem {
             VaultError::PrincipalNotFound(_) => Problem::new(K::PrincipalNotFound, detail),
             VaultError::AlreadyExists(_) => Problem::new(K::AlreadyExists, detail),
             VaultError::Integrity { .. } => Problem::internal(K::IntegrityFailure, &detail),
+            VaultError::LegalHold(_) => Problem::new(K::LegalHold, detail),
             VaultError::Audit(privet_vault::AuditError::Proof(_)) => {
                 Problem::new(K::InvalidProofRequest, detail)
             }

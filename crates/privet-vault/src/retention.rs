@@ -26,6 +26,18 @@ pub const RETENTION_ACTOR: &str = "retention";
 /// The longest accepted legal-hold reason code.
 pub const MAX_HOLD_REASON_LEN: usize = 64;
 
+impl Actor {
+    /// The purge job of `privet serve` (actor id [`RETENTION_ACTOR`]): the operator's
+    /// authority, its own name on the audit trail.
+    pub fn retention_job() -> Self {
+        Self {
+            id: RETENTION_ACTOR.into(),
+            request_id: None,
+            authority: crate::auth::Authority::Operator,
+        }
+    }
+}
+
 /// How a retention run proceeds.
 pub struct PurgeOptions<'a> {
     /// Decide and count, but write nothing (not even the report).
