@@ -194,6 +194,7 @@ backend_tests!(
     dry_run_changes_nothing_and_counts_what_a_run_deletes,
     the_purge_report_on_the_audit_trail_matches_what_was_deleted,
     a_plan_shows_what_expires_within_the_horizon,
+    subjects_that_change_during_a_run_are_left_for_the_next,
 );
 
 async fn records_expire_exactly_at_their_boundary(backend: Backend) {
@@ -663,4 +664,67 @@ async fn a_plan_shows_what_expires_within_the_horizon(backend: Backend) {
     let short = e.vault.retention_plan(&actor(), now, 1).await.unwrap();
     assert_eq!(short.lines.len(), 1);
     assert_eq!(e.entries().await.len(), before, "a plan writes nothing");
+}
+
+async fn subjects_that_change_during_a_run_are_left_for_the_next(backend: Backend) {
+    let e = env(backend).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let s = e
+            .customer(json!({"email": format!("x{i}@example.com")}))
+            .await;
+        e.order(s).await;
+        ids.push(s);
+    }
+    ids.sort();
+    let (touched, held, untouched) = (ids[0], ids[1], ids[2]);
+    let later = t0() + Duration::days(11);
+    e.clock.set(later);
+    // After the scan read the first subject (pages of one, one batch at the end), the first
+    // subject gets a new order and the second a legal hold: the batch fails on them, and the
+    // run commits the third alone.
+    let vault = e.vault.clone();
+    let progress = move |p: &privet_vault::PurgeProgress| {
+        if p.scanned == 2 && p.batches == 0 {
+            let vault = vault.clone();
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(async {
+                    vault
+                        .add_record(&actor(), touched, "orders", &obj(json!({"total_cents": 1})))
+                        .await
+                        .unwrap();
+                    vault
+                        .set_legal_hold(&actor(), held, Some("late-hold"))
+                        .await
+                        .unwrap();
+                })
+            });
+        }
+    };
+    let options = privet_vault::PurgeOptions {
+        batch_size: 100,
+        page_size: 1,
+        progress: Some(&progress),
+        ..Default::default()
+    };
+    let r = e
+        .vault
+        .run_retention_with(&actor(), later, &options)
+        .await
+        .unwrap();
+    assert_eq!(r.lines, vec![line("orders", None, 1)]);
+    assert_eq!((r.changed_subjects, r.held_subjects), (1, 1));
+    assert_eq!(e.orders(untouched).await, 0);
+    assert_eq!(
+        e.orders(touched).await,
+        2,
+        "nothing of a changed subject was deleted"
+    );
+    assert_eq!(e.orders(held).await, 1);
+    // The next run decides again: the old order of the touched subject goes, the new stays.
+    let r = e.vault.run_retention(&actor(), later, false).await.unwrap();
+    assert_eq!(r.lines, vec![line("orders", None, 1)]);
+    assert_eq!(r.held_subjects, 1);
+    assert_eq!(e.orders(touched).await, 1);
+    e.verify().await;
 }

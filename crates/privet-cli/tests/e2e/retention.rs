@@ -55,6 +55,89 @@ fn legal_hold_blocks_erasure_over_http_and_the_cli_on_postgres() {
     legal_hold_blocks_erasure(Backend::Postgres);
 }
 
+#[test]
+fn serve_purges_at_start_what_the_plan_showed_due_on_sqlite() {
+    serve_purges_at_start(Backend::Sqlite);
+}
+
+#[test]
+fn serve_purges_at_start_what_the_plan_showed_due_on_postgres() {
+    serve_purges_at_start(Backend::Postgres);
+}
+
+fn serve_purges_at_start(backend: Backend) {
+    let (dir, key, db) = vault(backend);
+    let data = dir.path().join("vault");
+    let id = {
+        let server = serve_with(&data, &[("PRIVET_RETENTION_INTERVAL", "0")]);
+        let api = Api::new(&server.base, &key);
+        let (_, v) = api.post(
+            "/v1/subjects",
+            json!({"data": {"email": "job@example.com", "phone": "+16502530999"}}),
+        );
+        let id = v["id"].as_str().unwrap().to_owned();
+        let (s, _) = api.post(
+            &format!("/v1/subjects/{id}/records/orders"),
+            json!({"data": {"total_cents": 5}}),
+        );
+        assert_eq!(s, StatusCode::CREATED);
+        id
+    };
+    let plan = |data: &Path| -> Value {
+        let out = privet(&["retention", "plan", "--days", "3", "--json"], data);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let upcoming = plan(&data);
+    assert_eq!(upcoming["lines"][0]["collection"], "customers");
+    assert_eq!(upcoming["lines"][0]["field"], "phone");
+    assert_eq!(upcoming["lines"][0]["due_now"], 0);
+    assert_eq!(upcoming["lines"][0]["upcoming"], 1);
+    assert_eq!(upcoming["lines"][1]["collection"], "orders");
+    let two_days_us = 2 * 86_400 * 1_000_000i64;
+    execute(
+        &data,
+        &db,
+        &format!("UPDATE records SET created_at = created_at - {two_days_us}"),
+    );
+    let due = plan(&data);
+    assert_eq!(due["lines"][0]["due_now"], 1);
+    assert_eq!(due["lines"][1]["due_now"], 1);
+
+    // The job runs as the server starts (default interval 1h).
+    let server = serve(&data);
+    let mut waited = 0;
+    while counts(&data, &db).orders > 0 {
+        assert!(
+            waited < 600,
+            "the purge job did not run: {}",
+            std::fs::read_to_string(data.join("server.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        waited += 1;
+    }
+    let api = Api::new(&server.base, &key);
+    let (s, v) = api.get(&format!("/v1/subjects/{id}?purpose=essential.service"));
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["data"]["email"], "job@example.com");
+    assert!(v["data"].get("phone").is_none(), "{v}");
+    let (_, entries) = api.get(&format!("/v1/audit/entries?subject={id}"));
+    let purges: Vec<&Value> = entries["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["entry"])
+        .filter(|e| e["action"] == "retention_purge")
+        .collect();
+    assert_eq!(purges.len(), 2, "{entries}");
+    assert!(purges.iter().all(|e| e["actor"] == "retention"));
+    assert!(plan(&data)["lines"].as_array().unwrap().is_empty());
+}
+
 /// A vault with the retention schema above.
 fn vault(backend: Backend) -> (tempfile::TempDir, String, Option<TempDatabase>) {
     let dir = tempfile::tempdir().unwrap();
