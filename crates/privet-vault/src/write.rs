@@ -270,10 +270,14 @@ impl Vault {
                 expected_version: Some(old.version),
             },
         );
-        w.ops.push(Op::TouchSubject {
-            subject: id,
-            at: self.now(),
-        });
+        // First, as in `add_record`: the subject row's lock is taken once, in its final mode.
+        w.ops.insert(
+            0,
+            Op::TouchSubject {
+                subject: id,
+                at: self.now(),
+            },
+        );
         let mut entry = self.entry(actor, Action::SubjectUpdate);
         entry.subject = Some(id);
         entry.collection = Some(profile.name.clone());
@@ -308,11 +312,14 @@ impl Vault {
         }
         let key = self.subject_key(&loaded.subject)?;
         let mut w = WriteSet::new();
-        let entry = self.stage_record(&mut w, actor, coll, subject, record, &key.cipher(), &valid);
+        // Activity first: on PostgreSQL it locks the subject row in the mode an erasure
+        // waits on before the record's foreign-key check takes a weaker one (an upgrade
+        // behind a waiting erasure would deadlock).
         w.ops.push(Op::TouchSubject {
             subject,
             at: self.now(),
         });
+        let entry = self.stage_record(&mut w, actor, coll, subject, record, &key.cipher(), &valid);
         self.inner.store.apply(w.audit(entry)).await?;
         Ok(record)
     }
