@@ -20,10 +20,12 @@ mod clock;
 mod consent;
 mod error;
 mod import;
+mod legal_hold;
 mod monitor;
 mod read;
 mod receipt;
 mod retention;
+mod retention_plan;
 mod seal;
 mod vault;
 mod view;
@@ -38,6 +40,7 @@ pub use clock::{Clock, SystemClock};
 pub use consent::{ConsentNow, ConsentOverview, Restriction};
 pub use error::{ItemErrors, VaultError};
 pub use import::ImportOutcome;
+pub use legal_hold::{LegalHold, MAX_HOLD_REASON_LEN};
 pub use monitor::{
     Alert, AlertKind, MAX_THRESHOLD, MONITOR_ACTOR, Monitor, MonitorConfig, MonitorObserver,
 };
@@ -45,10 +48,8 @@ pub use receipt::{
     ConsentReceipt, RECEIPT_HEADER, ReceiptError, ReceiptPurpose, SignedReceipt, sign_receipt,
     verify_receipt,
 };
-pub use retention::{
-    LegalHold, MAX_HOLD_REASON_LEN, PlanLine, PurgeLine, PurgeOptions, PurgeProgress, PurgeReport,
-    RETENTION_ACTOR, RetentionPlan,
-};
+pub use retention::{PurgeLine, PurgeOptions, PurgeProgress, PurgeReport, RETENTION_ACTOR};
+pub use retention_plan::{PlanLine, RetentionPlan};
 pub use vault::Vault;
 pub use view::{RecordView, SubjectView, Withheld};
 

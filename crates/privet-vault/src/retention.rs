@@ -1,5 +1,5 @@
-//! Retention: purging what the schema's `retention` says has expired, planning what will, and
-//! legal holds that suspend purges and erasures for a subject.
+//! Retention runs: purging what the schema's `retention` says has expired (what will expire
+//! is in `retention_plan`; the legal holds that suspend purges are in `legal_hold`).
 //!
 //! A run scans every subject in id order (pages of [`PurgeOptions::page_size`]), lets
 //! privet-core decide what of each has expired, and deletes it in bounded batches: each batch
@@ -11,10 +11,10 @@
 
 use std::collections::BTreeMap;
 
-use privet_audit::{Action, AuditEntry, Decision};
+use privet_audit::{Action, AuditEntry};
 use privet_core::retention::{ConsentFact, Expiry, SubjectTimes, record_deadlines};
 use privet_core::{ConsentState, RequestId, SubjectId};
-use privet_store::{LegalHoldRow, Op, RecordRow, RetentionRow, StoreError, WriteSet};
+use privet_store::{Op, RecordRow, RetentionRow, StoreError, WriteSet};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -22,9 +22,6 @@ use crate::{Actor, Vault, VaultError};
 
 /// The actor id of the purge job inside `privet serve`.
 pub const RETENTION_ACTOR: &str = "retention";
-
-/// The longest accepted legal-hold reason code.
-pub const MAX_HOLD_REASON_LEN: usize = 64;
 
 impl Actor {
     /// The purge job of `privet serve` (actor id [`RETENTION_ACTOR`]): the operator's
@@ -120,51 +117,6 @@ pub struct PurgeReport {
     pub report_audit_index: Option<u64>,
 }
 
-/// One line of a retention plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PlanLine {
-    /// The collection.
-    pub collection: String,
-    /// The field, for fields that expire before their record; `None` for whole records.
-    pub field: Option<String>,
-    /// Already expired: the next run deletes them.
-    pub due_now: u64,
-    /// Expiring after now and within the horizon.
-    pub upcoming: u64,
-    /// The earliest deadline among them.
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub earliest: Option<OffsetDateTime>,
-}
-
-/// What will expire up to a horizon.
-#[derive(Debug, Clone, Serialize)]
-pub struct RetentionPlan {
-    /// From.
-    #[serde(with = "time::serde::rfc3339")]
-    pub now: OffsetDateTime,
-    /// Up to (inclusive).
-    #[serde(with = "time::serde::rfc3339")]
-    pub until: OffsetDateTime,
-    /// Subjects scanned.
-    pub scanned: u64,
-    /// Per collection (whole records) and per field, in name order.
-    pub lines: Vec<PlanLine>,
-    /// Subjects under a legal hold (their data is not counted: it is not purged while held).
-    pub held_subjects: u64,
-}
-
-/// A subject's legal hold, as shown to an admin.
-#[derive(Debug, Clone, Serialize)]
-pub struct LegalHold {
-    /// The reason code.
-    pub reason: String,
-    /// Since when.
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    /// Who set it.
-    pub actor: String,
-}
-
 /// The purge of one subject, decided from one scan row.
 struct SubjectPurge {
     ops: Vec<Op>,
@@ -217,7 +169,7 @@ impl Tally {
     }
 }
 
-fn facts(row: &RetentionRow) -> Vec<ConsentFact> {
+pub(crate) fn facts(row: &RetentionRow) -> Vec<ConsentFact> {
     row.consents
         .iter()
         .filter_map(|c| {
@@ -231,7 +183,7 @@ fn facts(row: &RetentionRow) -> Vec<ConsentFact> {
         .collect()
 }
 
-fn field_names(r: &RecordRow) -> Vec<&str> {
+pub(crate) fn field_names(r: &RecordRow) -> Vec<&str> {
     r.fields.iter().map(|(n, _)| n.as_str()).collect()
 }
 
@@ -246,29 +198,6 @@ fn changed_meanwhile(e: &StoreError) -> bool {
             | StoreError::RecordNotFound(_)
             | StoreError::VersionConflict { .. }
     )
-}
-
-/// A legal-hold reason code: 1 to 64 of `a-z 0-9 . _ : -`, starting with a letter or digit.
-/// A code, not prose, because it is written to the audit trail, which never holds personal data.
-fn check_reason(reason: &str) -> Result<(), VaultError> {
-    let ok = !reason.is_empty()
-        && reason.len() <= MAX_HOLD_REASON_LEN
-        && reason
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-_:".contains(&b))
-        && reason
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    if ok {
-        Ok(())
-    } else {
-        Err(VaultError::BadRequest(format!(
-            "a legal-hold reason is a code of 1 to {MAX_HOLD_REASON_LEN} characters a-z, 0-9, \
-             `.`, `_`, `:` or `-` (e.g. `litigation-2026-17`): it is written to the audit \
-             trail, which never holds personal data"
-        )))
-    }
 }
 
 impl Vault {
@@ -539,153 +468,6 @@ impl Vault {
         let n = w.audit.len() as u64;
         let committed = self.inner.store.apply(w).await?;
         Ok(committed.first_audit_index.map(|first| first + n - 1))
-    }
-
-    /// What will expire from `now` up to `days` days later (counts and earliest dates per
-    /// collection and field; held subjects counted apart). Writes nothing. Admin only.
-    pub async fn retention_plan(
-        &self,
-        actor: &Actor,
-        now: OffsetDateTime,
-        days: u32,
-    ) -> Result<RetentionPlan, VaultError> {
-        self.require_admin(actor).await?;
-        let until = now
-            .checked_add(time::Duration::days(i64::from(days)))
-            .ok_or_else(|| VaultError::BadRequest("the horizon is too far".into()))?;
-        let schema = &self.inner.schema;
-        let mut lines: BTreeMap<(String, Option<String>), PlanLine> = BTreeMap::new();
-        let mut count = |coll: &str, field: Option<&str>, at: OffsetDateTime| {
-            let line = lines
-                .entry((coll.to_owned(), field.map(str::to_owned)))
-                .or_insert_with(|| PlanLine {
-                    collection: coll.to_owned(),
-                    field: field.map(str::to_owned),
-                    due_now: 0,
-                    upcoming: 0,
-                    earliest: None,
-                });
-            if at <= now {
-                line.due_now += 1;
-            } else {
-                line.upcoming += 1;
-            }
-            line.earliest = Some(line.earliest.map_or(at, |e| e.min(at)));
-        };
-        let (mut scanned, mut held) = (0u64, 0u64);
-        let mut after = None;
-        loop {
-            let page = self.inner.store.retention_page(after, 500).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.subject);
-            for row in &page {
-                scanned += 1;
-                if row.legal_hold.is_some() {
-                    held += 1;
-                    continue;
-                }
-                let consents = facts(row);
-                let times = SubjectTimes {
-                    last_activity: row.last_activity,
-                    consents: &consents,
-                };
-                for rec in &row.records {
-                    let Some(coll) = schema.collection(&rec.collection) else {
-                        continue;
-                    };
-                    let d =
-                        record_deadlines(schema, coll, rec.created_at, &field_names(rec), times);
-                    let record_at = d.record_deadline();
-                    if let Some(at) = record_at.filter(|at| *at <= until) {
-                        count(&coll.name, None, at);
-                        continue;
-                    }
-                    for (field, at) in &d.fields {
-                        if *at <= until && record_at.is_none_or(|r| *at < r) {
-                            count(&coll.name, Some(field), *at);
-                        }
-                    }
-                }
-            }
-        }
-        Ok(RetentionPlan {
-            now,
-            until,
-            scanned,
-            lines: lines.into_values().collect(),
-            held_subjects: held,
-        })
-    }
-
-    /// Puts a subject under a legal hold (`Some(reason code)`, replacing any earlier one) or
-    /// lifts it (`None`). While held, purges skip the subject and erasures are refused.
-    /// Audited with the reason code. Admin only.
-    pub async fn set_legal_hold(
-        &self,
-        actor: &Actor,
-        subject: SubjectId,
-        reason: Option<&str>,
-    ) -> Result<(), VaultError> {
-        self.require_admin(actor).await?;
-        let hold = match reason {
-            Some(r) => {
-                check_reason(r)?;
-                Some(LegalHoldRow {
-                    reason: r.to_owned(),
-                    at: self.now(),
-                    actor: actor.id.clone(),
-                })
-            }
-            None => None,
-        };
-        let mut entry = self.entry(actor, Action::LegalHold);
-        entry.subject = Some(subject);
-        entry.reason = Some(match &hold {
-            Some(h) => format!("hold:{}", h.reason),
-            None => "released".into(),
-        });
-        let w = WriteSet::new()
-            .op(Op::SetLegalHold { subject, hold })
-            .audit(entry);
-        self.inner.store.apply(w).await?;
-        Ok(())
-    }
-
-    /// The legal hold on a subject, if one is in force. Admin only.
-    pub async fn legal_hold(
-        &self,
-        actor: &Actor,
-        subject: SubjectId,
-    ) -> Result<Option<LegalHold>, VaultError> {
-        self.require_admin(actor).await?;
-        Ok(self
-            .inner
-            .store
-            .legal_hold(subject)
-            .await?
-            .map(|h| LegalHold {
-                reason: h.reason,
-                at: h.at,
-                actor: h.actor,
-            }))
-    }
-
-    /// Refuses an erasure of a held subject, on the record (decision `denied`, reason
-    /// `legal_hold`). The store refuses it too, so a hold set meanwhile still wins.
-    pub(crate) async fn refuse_if_held(
-        &self,
-        actor: &Actor,
-        subject: SubjectId,
-    ) -> Result<(), VaultError> {
-        if self.inner.store.legal_hold(subject).await?.is_none() {
-            return Ok(());
-        }
-        let mut e = self.entry(actor, Action::SubjectErase);
-        e.subject = Some(subject);
-        e.decision = Decision::Denied;
-        e.reason = Some("legal_hold".into());
-        self.inner.store.apply(WriteSet::new().audit(e)).await?;
-        Err(VaultError::LegalHold(subject))
     }
 }
 
