@@ -50,6 +50,11 @@ pub enum Action {
     /// A data-subject rights request was created or took a step (`reason`:
     /// `step:kind:status:request id`).
     RightsRequest,
+    /// Retention deleted expired data (`reason`: `record_expired`, `field_expired`), or a
+    /// line of a purge report (`reason` `purge_report…`, with `count`).
+    RetentionPurge,
+    /// A legal hold was set (`reason` `hold:<code>`) or lifted (`released`).
+    LegalHold,
 }
 
 /// The outcome of the policy decision for this access.

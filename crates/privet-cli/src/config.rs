@@ -19,6 +19,8 @@ pub(crate) const AUDIT_KEY_FILE: &str = "audit-signing.key";
 pub(crate) const RECEIPT_KEY_FILE: &str = "receipt-signing.key";
 /// How often `serve` signs a checkpoint by default.
 pub(crate) const CHECKPOINT_INTERVAL: &str = "60s";
+/// How often `serve` runs the retention purge by default.
+pub(crate) const RETENTION_INTERVAL: &str = "1h";
 
 /// The default schema: the example shop schema, identical to `shared/examples/schema.toml`.
 pub(crate) const DEFAULT_SCHEMA: &str = include_str!("../../privet-core/examples/shop.schema.toml");
@@ -78,6 +80,15 @@ signing_key_file = "{AUDIT_KEY_FILE}"
 # How often `privet serve` signs a checkpoint when the log grew: "30s", "5m", "1h";
 # "0" turns the timer off (PRIVET_CHECKPOINT_INTERVAL).
 checkpoint_interval = "{CHECKPOINT_INTERVAL}"
+
+[retention]
+# The purge job of `privet serve`: deletes what the schema's retention says has expired, at
+# start and then every `interval` ("30m", "1h", "24h"; "0" or enabled = false: no job;
+# PRIVET_RETENTION_INTERVAL). `privet retention run` does the same by hand.
+enabled = true
+interval = "{RETENTION_INTERVAL}"
+# Deletions per transaction.
+batch_size = 500
 {monitoring}{requests}"#,
         monitoring = crate::monitoring::DEFAULT_TEXT,
         requests = crate::requests::DEFAULT_TEXT
@@ -102,6 +113,15 @@ struct RawConfig {
     audit: RawAudit,
     #[serde(default)]
     requests: crate::requests::RawRequests,
+    retention: RawRetention,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    enabled: Option<bool>,
+    interval: Option<String>,
+    batch_size: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -200,6 +220,10 @@ pub(crate) struct Config {
     pub(crate) receipt_key_file: PathBuf,
     /// Rights requests: default regime, notification webhook.
     pub(crate) requests: crate::requests::Requests,
+    /// How often `serve` runs the retention purge; `None` = no purge job.
+    pub(crate) retention_interval: Option<Duration>,
+    /// Deletions per purge transaction.
+    pub(crate) retention_batch_size: usize,
 }
 
 /// Parses an interval: a whole number with an `s`, `m` or `h` suffix (bare = seconds);
@@ -260,7 +284,20 @@ impl Config {
                 other => bail!("keys.source must be \"file\" or \"env\", not `{other}`"),
             }
         };
+        let retention_interval = parse_interval(
+            &env("PRIVET_RETENTION_INTERVAL")
+                .or(raw.retention.interval)
+                .unwrap_or_else(|| RETENTION_INTERVAL.into()),
+        )
+        .context("retention.interval")?
+        .filter(|_| raw.retention.enabled.unwrap_or(true));
+        let retention_batch_size = raw.retention.batch_size.unwrap_or(500);
+        if retention_batch_size == 0 {
+            bail!("retention.batch_size must be at least 1");
+        }
         Ok(Self {
+            retention_interval,
+            retention_batch_size,
             schema_path: rel(raw.schema.unwrap_or_else(|| SCHEMA_FILE.into())),
             listen,
             body_limit: raw.server.body_limit.unwrap_or(1024 * 1024),

@@ -79,6 +79,9 @@ enum Command {
     /// verify, extend, reject, complete (which fulfils the request).
     #[command(subcommand)]
     Request(commands::request::Command),
+    /// Retention: purge what expired (`run`), or show what will (`plan`).
+    #[command(subcommand)]
+    Retention(commands::retention::Command),
 }
 
 fn main() -> ExitCode {
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
             Command::Audit(c) => commands::audit::run(c).await,
             Command::Keys(c) => commands::keys::run(c).await,
             Command::Bench(c) => commands::bench::run(c).await,
+            Command::Retention(c) => commands::retention::run(c).await,
         }
     });
     match result {

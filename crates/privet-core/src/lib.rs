@@ -15,6 +15,7 @@ pub mod grant;
 pub mod ids;
 pub mod mask;
 pub mod policy;
+pub mod retention;
 pub mod rights;
 pub mod schema;
 pub mod sensitive;

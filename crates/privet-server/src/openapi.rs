@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{
-    admin, audit, consents, exports, health, monitoring, records, requests, subjects,
+    admin, audit, consents, exports, health, legal_hold, monitoring, records, requests, subjects,
 };
 
 #[derive(OpenApi)]
@@ -27,6 +27,7 @@ use crate::routes::{
         exports::export,
         requests::create, requests::list, requests::show, requests::verify, requests::extend,
         requests::reject, requests::complete,
+        legal_hold::hold, legal_hold::show, legal_hold::release,
     ),
     modifiers(&BearerAuth),
 )]

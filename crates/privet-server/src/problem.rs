@@ -84,6 +84,8 @@ pub enum ProblemKind {
     ExtensionLimit,
     /// The subject was erased already.
     AlreadyErased,
+    /// The subject is under a legal hold: it may not be erased until the hold is lifted.
+    LegalHold,
 }
 
 impl ProblemKind {
@@ -241,6 +243,11 @@ impl ProblemKind {
                 "already-erased",
                 StatusCode::CONFLICT,
                 "Subject already erased",
+            ),
+            LegalHold => (
+                "legal-hold",
+                StatusCode::CONFLICT,
+                "Subject under legal hold",
             ),
         }
     }
@@ -421,6 +428,7 @@ impl From<VaultError> for Problem {
                         .unwrap_or_default(),
                 ),
             ),
+            VaultError::LegalHold(_) => Problem::new(K::LegalHold, detail),
             VaultError::Audit(privet_vault::AuditError::Proof(_)) => {
                 Problem::new(K::InvalidProofRequest, detail)
             }

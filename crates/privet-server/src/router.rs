@@ -137,6 +137,12 @@ pub fn router(vault: Vault, config: &ServerConfig) -> Router {
             "/v1/requests/{id}/complete",
             post(routes::requests::complete),
         )
+        .route(
+            "/v1/subjects/{id}/legal-hold",
+            put(routes::legal_hold::hold)
+                .get(routes::legal_hold::show)
+                .delete(routes::legal_hold::release),
+        )
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(middleware::from_fn_with_state(
             config.body_limit,

@@ -65,17 +65,8 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
         }
         Op::EraseSubject { subject, at } => {
             let id = &subject.as_bytes()[..];
-            let found = tx
-                .query_opt(
-                    &tx.prepare_cached("SELECT 1 FROM subjects WHERE id = $1 FOR UPDATE")
-                        .await
-                        .map_err(db)?,
-                    &[&id],
-                )
-                .await
-                .map_err(db)?;
-            if found.is_none() {
-                return Err(StoreError::SubjectNotFound(*subject));
+            if crate::retention::lock_subject(tx, *subject).await?.1 {
+                return Err(StoreError::LegalHold(*subject));
             }
             tx.execute(
                 &tx.prepare_cached("DELETE FROM blind_index WHERE subject_id = $1")
@@ -188,6 +179,20 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
             class,
             records,
         } => crate::retained::retain_records(tx, *subject, class, records).await,
+        Op::TouchSubject { subject, at } => crate::retention::touch(tx, *subject, *at).await,
+        Op::SetLegalHold { subject, hold } => {
+            crate::retention::set_hold(tx, *subject, hold.as_ref()).await
+        }
+        Op::DeleteRecord {
+            record,
+            subject,
+            expected_version,
+        } => crate::retention::delete_record(tx, *record, *subject, *expected_version).await,
+        Op::GuardRetention {
+            subject,
+            last_activity,
+            records,
+        } => crate::retention::guard(tx, *subject, *last_activity, *records).await,
     }
 }
 

@@ -26,6 +26,7 @@ mod migrate;
 mod principals;
 mod read;
 mod retained;
+mod retention;
 mod rights;
 mod store;
 mod tls;

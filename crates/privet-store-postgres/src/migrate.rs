@@ -29,6 +29,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_retention_keys",
         include_str!("../migrations/0006_retention_keys.sql"),
     ),
+    (
+        "0007_retention",
+        include_str!("../migrations/0007_retention.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: the advisory-lock key for migrations ("privet" in ASCII).

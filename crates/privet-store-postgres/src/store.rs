@@ -354,4 +354,17 @@ impl Store for PgStore {
     ) -> Result<Option<RetainedData>> {
         crate::retained::load(&*self.client().await?, subject, collection, record).await
     }
+
+    async fn retention_page(
+        &self,
+        after: Option<SubjectId>,
+        limit: u32,
+    ) -> Result<Vec<privet_store::RetentionRow>> {
+        let mut client = self.client().await?;
+        crate::retention::page(&mut client, after, limit).await
+    }
+
+    async fn legal_hold(&self, subject: SubjectId) -> Result<Option<privet_store::LegalHoldRow>> {
+        crate::retention::legal_hold(&*self.client().await?, subject).await
+    }
 }

@@ -9,7 +9,8 @@ use crate::read::micros;
 use crate::{consent, principals};
 
 pub(crate) fn is_erasure(op: &Op) -> bool {
-    matches!(op, Op::EraseSubject { .. })
+    // A retention purge (guarded) deletes records and fields: its pages leave the WAL too.
+    matches!(op, Op::EraseSubject { .. } | Op::GuardRetention { .. })
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -46,9 +47,7 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
         Op::DeleteIndex { record, field } => index::delete_field(c, record, field),
         Op::EraseSubject { subject, at } => {
             let id = &subject.as_bytes()[..];
-            if !subject_exists(c, id)? {
-                return Err(StoreError::SubjectNotFound(*subject));
-            }
+            crate::retention::refuse_held(c, *subject)?;
             index::delete_subject(c, subject)?;
             consent::delete_subject(c, id)?;
             crate::retained::erase_unused_keys(c, id)?;
@@ -125,6 +124,20 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
             class,
             records,
         } => crate::retained::retain_records(c, *subject, class, records),
+        Op::TouchSubject { subject, at } => crate::retention::touch(c, *subject, *at),
+        Op::SetLegalHold { subject, hold } => {
+            crate::retention::set_hold(c, *subject, hold.as_ref())
+        }
+        Op::DeleteRecord {
+            record,
+            subject,
+            expected_version,
+        } => crate::retention::delete_record(c, *record, *subject, *expected_version),
+        Op::GuardRetention {
+            subject,
+            last_activity,
+            records,
+        } => crate::retention::guard(c, *subject, *last_activity, *records),
     }
 }
 

@@ -21,6 +21,7 @@ mod migrate;
 mod principals;
 mod read;
 mod retained;
+mod retention;
 mod rights;
 mod store;
 mod writer;

@@ -338,4 +338,17 @@ impl Store for SqliteStore {
     ) -> Result<Option<RetainedData>> {
         self.point_read(|c| crate::retained::load(c, subject, collection, record))
     }
+
+    async fn retention_page(
+        &self,
+        after: Option<SubjectId>,
+        limit: u32,
+    ) -> Result<Vec<privet_store::RetentionRow>> {
+        self.read(move |c| crate::retention::page(c, after, limit))
+            .await
+    }
+
+    async fn legal_hold(&self, subject: SubjectId) -> Result<Option<privet_store::LegalHoldRow>> {
+        self.point_read(|c| crate::retention::legal_hold(c, subject))
+    }
 }

@@ -55,6 +55,12 @@ pub enum StoreError {
     /// Any other backend error.
     #[error("store backend error: {0}")]
     Backend(String),
+    /// The subject is under a legal hold: it may be neither erased nor purged.
+    #[error("subject {0} is under a legal hold")]
+    LegalHold(SubjectId),
+    /// The subject was active after a retention purge decided on it.
+    #[error("subject {0} was active meanwhile")]
+    ActivityConflict(SubjectId),
 }
 
 impl StoreError {

@@ -13,6 +13,7 @@ mod codec;
 pub mod conformance;
 mod error;
 mod fold;
+mod retention;
 mod rights;
 mod rows;
 mod tiles;
@@ -24,6 +25,7 @@ use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 pub use codec::{CodecError, decode_fields, encode_fields, from_micros, micros};
 pub use error::StoreError;
 pub use fold::{GrantRow, fold_grants};
+pub use retention::{LegalHoldRow, RetentionRow};
 pub use rights::{OutboxRow, RequestEventRow, RequestFilter, RightsRequestRow};
 pub use rows::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, IndexEntry, Op, PrincipalRow, RecordRow,
@@ -154,6 +156,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether an outbox message is still queued (not yet delivered).
     async fn outbox_message(&self, id: MessageId) -> Result<Option<OutboxRow>>;
+
     /// A subject's retention-class keys, by class (live or erased subject; empty if none).
     async fn retained_keys(&self, subject: SubjectId) -> Result<Vec<RetainedKeyRow>>;
 
@@ -166,4 +169,15 @@ pub trait Store: Send + Sync + 'static {
         collection: &str,
         record: Option<RecordId>,
     ) -> Result<Option<RetainedData>>;
+    /// Up to `limit` subjects with everything retention decides on, in id order, starting
+    /// after `after` (keyset pagination: a scan never skips or repeats a subject that exists
+    /// throughout it). Each subject is read in one snapshot.
+    async fn retention_page(
+        &self,
+        after: Option<SubjectId>,
+        limit: u32,
+    ) -> Result<Vec<RetentionRow>>;
+
+    /// The legal hold on a subject, if one is in force (`None` also for an unknown subject).
+    async fn legal_hold(&self, subject: SubjectId) -> Result<Option<LegalHoldRow>>;
 }

@@ -253,7 +253,8 @@ pub enum Op {
     /// Crypto-shreds a subject: destroys its wrapped key, deletes its records, index entries,
     /// consent ledger and restriction, destroys its retention-class keys except those of
     /// classes that kept records ([`Op::RetainRecords`]), and writes the erasure ledger entry
-    /// (id and time only). Fails with `SubjectNotFound` unless the subject exists.
+    /// (id and time only). Fails with `SubjectNotFound` unless the subject exists, and with
+    /// `LegalHold` while the subject is under a legal hold.
     EraseSubject {
         /// The subject.
         subject: SubjectId,
@@ -360,6 +361,46 @@ pub enum Op {
         class: String,
         /// The records and until when each is kept.
         records: Vec<(RecordId, OffsetDateTime)>,
+    },
+    /// Records activity of a subject at `at`: its last activity becomes the later of the
+    /// stored one and `at`. Fails with `SubjectNotFound` unless the subject exists.
+    TouchSubject {
+        /// The subject.
+        subject: SubjectId,
+        /// When it was active.
+        at: OffsetDateTime,
+    },
+    /// Sets (`Some`, replacing any earlier one) or lifts (`None`) a subject's legal hold.
+    /// Fails with `SubjectNotFound` unless the subject exists.
+    SetLegalHold {
+        /// The subject.
+        subject: SubjectId,
+        /// The hold now in force, or `None` to lift it.
+        hold: Option<crate::LegalHoldRow>,
+    },
+    /// Deletes one record of `subject` and its blind-index entries. Fails with
+    /// `RecordNotFound` if there is no such record of that subject, `VersionConflict` if its
+    /// version is not `expected_version`.
+    DeleteRecord {
+        /// The record.
+        record: RecordId,
+        /// Its subject.
+        subject: SubjectId,
+        /// The version the deletion was decided on.
+        expected_version: i64,
+    },
+    /// The precondition of a retention purge of a subject: fails with `SubjectNotFound` if
+    /// it is gone, `LegalHold` if a hold is in force, and `ActivityConflict` if its last
+    /// activity is not `last_activity` or it no longer has `records` records (it changed
+    /// after the purge decided). Holds off every other write of the subject (activity,
+    /// holds, new records) until the write set commits.
+    GuardRetention {
+        /// The subject.
+        subject: SubjectId,
+        /// The last activity the purge decided on.
+        last_activity: OffsetDateTime,
+        /// How many records (of every collection) the subject had when the purge decided.
+        records: u64,
     },
 }
 

@@ -148,6 +148,13 @@ impl Vault {
             entry.reason = Some(format!("{}:{}", e.state.as_str(), e.source.as_str()));
             w.push_audit(&entry);
         }
+        // A consent decision is the subject's own act: it counts as activity (retention).
+        if !events.is_empty() {
+            w.ops.push(Op::TouchSubject {
+                subject,
+                at: self.now(),
+            });
+        }
     }
 
     /// Records a consent decision for one purpose (`PUT /v1/subjects/{id}/consents/{purpose}`).

@@ -128,6 +128,7 @@ impl Vault {
         id: SubjectId,
     ) -> Result<ErasureCertificate, VaultError> {
         self.require_admin(actor).await?;
+        self.refuse_if_held(actor, id).await?;
         // A write racing the erasure (a record added, the first class key created) makes the
         // plan stale; plan again on fresh data.
         let mut attempts = 0;

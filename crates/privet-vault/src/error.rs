@@ -145,6 +145,10 @@ pub enum VaultError {
         /// When it was erased.
         at: time::OffsetDateTime,
     },
+    /// The subject is under a legal hold: it may not be erased (nor purged) until the hold
+    /// is lifted.
+    #[error("subject {0} is under a legal hold; lift the hold before erasing it")]
+    LegalHold(SubjectId),
 }
 
 impl VaultError {
@@ -164,6 +168,8 @@ impl From<StoreError> for VaultError {
             StoreError::RoleNotFound(name) => Self::RoleNotFound(name),
             StoreError::PrincipalNotFound(id) => Self::PrincipalNotFound(id),
             StoreError::Conflict(_) => Self::Conflict,
+            StoreError::LegalHold(id) => Self::LegalHold(id),
+            StoreError::ActivityConflict(_) => Self::Conflict,
             other => Self::Store(other),
         }
     }

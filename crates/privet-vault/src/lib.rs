@@ -24,12 +24,15 @@ mod export;
 mod export_format;
 mod fulfil;
 mod import;
+mod legal_hold;
 mod monitor;
 mod outbox;
 mod read;
 mod receipt;
 mod requests;
 mod retained;
+mod retention;
+mod retention_plan;
 mod seal;
 mod vault;
 mod view;
@@ -50,6 +53,7 @@ pub use export::{
 pub use export_format::ExportFormat;
 pub use fulfil::Completion;
 pub use import::ImportOutcome;
+pub use legal_hold::{LegalHold, MAX_HOLD_REASON_LEN};
 pub use monitor::{
     Alert, AlertKind, MAX_THRESHOLD, MONITOR_ACTOR, Monitor, MonitorConfig, MonitorObserver,
 };
@@ -59,6 +63,8 @@ pub use receipt::{
     verify_receipt,
 };
 pub use requests::{MAX_REQUEST_PAGE, RequestInput, RequestSummary};
+pub use retention::{PurgeLine, PurgeOptions, PurgeProgress, PurgeReport, RETENTION_ACTOR};
+pub use retention_plan::{PlanLine, RetentionPlan};
 pub use vault::Vault;
 pub use view::{RecordView, SubjectView, Withheld};
 

@@ -270,6 +270,14 @@ impl Vault {
                 expected_version: Some(old.version),
             },
         );
+        // First, as in `add_record`: the subject row's lock is taken once, in its final mode.
+        w.ops.insert(
+            0,
+            Op::TouchSubject {
+                subject: id,
+                at: self.now(),
+            },
+        );
         let mut entry = self.entry(actor, Action::SubjectUpdate);
         entry.subject = Some(id);
         entry.collection = Some(profile.name.clone());
@@ -306,6 +314,13 @@ impl Vault {
         // and uses the winner's.
         for attempt in 0..2 {
             let mut w = WriteSet::new();
+            // Activity first: on PostgreSQL it locks the subject row in the mode an erasure
+            // waits on before the record's foreign-key check takes a weaker one (an upgrade
+            // behind a waiting erasure would deadlock).
+            w.ops.push(Op::TouchSubject {
+                subject,
+                at: self.now(),
+            });
             let cipher = self.write_cipher(&loaded.subject, coll, &mut w).await?;
             let entry = self.stage_record(&mut w, actor, coll, subject, record, &cipher, &valid);
             match self.inner.store.apply(w.audit(entry)).await {

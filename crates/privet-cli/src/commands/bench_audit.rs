@@ -220,6 +220,19 @@ impl Store for Unaudited {
     ) -> privet_store::Result<Option<privet_store::RetainedData>> {
         self.0.load_retained(subject, collection, record).await
     }
+    async fn retention_page(
+        &self,
+        after: Option<SubjectId>,
+        limit: u32,
+    ) -> privet_store::Result<Vec<privet_store::RetentionRow>> {
+        self.0.retention_page(after, limit).await
+    }
+    async fn legal_hold(
+        &self,
+        s: SubjectId,
+    ) -> privet_store::Result<Option<privet_store::LegalHoldRow>> {
+        self.0.legal_hold(s).await
+    }
 }
 
 /// `readers` concurrent tasks reading `ids` (each id once) through `vault`: reads/s.

@@ -84,8 +84,18 @@ pub(crate) async fn serve(
         }
         None => None,
     };
+    let purge = config.retention_interval.map(|every| {
+        tokio::spawn(super::retention::purge_job(
+            vault.clone(),
+            every,
+            config.retention_batch_size,
+        ))
+    });
     let router = privet_server::router(vault.clone(), &server_config);
     privet_server::serve(listener, router, shutdown_signal()).await?;
+    if let Some(task) = purge {
+        task.abort();
+    }
     if let Some(task) = notifications {
         task.abort();
     }

@@ -1,4 +1,5 @@
-//! `privet subject put|get|find|erase|export`: the vault's subject use cases from the terminal.
+//! `privet subject put|get|find|erase|export|hold|release`: the vault's subject use cases
+//! from the terminal.
 
 use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
@@ -79,6 +80,25 @@ pub(crate) enum Command {
         /// overwritten) instead of standard output.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+    },
+    /// Put a subject under a legal hold: purges skip it and erasures are refused until it is
+    /// released. Audited with the reason code.
+    Hold {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Subject id (`sub_…`).
+        id: String,
+        /// A reason code (1-64 of a-z 0-9 . _ : -), e.g. `litigation-2026-17`; it goes to the
+        /// audit trail, so never personal data.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a subject's legal hold.
+    Release {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Subject id (`sub_…`).
+        id: String,
     },
 }
 
@@ -173,6 +193,20 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
                     .write_all(&bytes)
                     .context("cannot write to standard output")?,
             }
+        }
+        Command::Hold { dir, id, reason } => {
+            let id: SubjectId = id.parse()?;
+            let vault = crate::open::open(&Config::load(&dir.dir)?).await?;
+            vault
+                .set_legal_hold(&Actor::cli(), id, Some(&reason))
+                .await?;
+            println!("{id} is under legal hold ({reason})");
+        }
+        Command::Release { dir, id } => {
+            let id: SubjectId = id.parse()?;
+            let vault = crate::open::open(&Config::load(&dir.dir)?).await?;
+            vault.set_legal_hold(&Actor::cli(), id, None).await?;
+            println!("{id}: legal hold lifted");
         }
     }
     Ok(ExitCode::SUCCESS)

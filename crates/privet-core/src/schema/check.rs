@@ -7,10 +7,12 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use super::model::{
-    Collection, CollectionKind, Field, FieldType, Pattern, Purpose, excludes_special_categories,
+    Collection, CollectionKind, Field, FieldType, LegalBasis, Pattern, Purpose,
+    excludes_special_categories,
 };
 use super::raw::{RawCollection, RawField, RawPurpose, RawSchema};
 use super::reader::{Reader, join};
+use super::retention::{Retention, RetentionAnchor};
 use super::{SCHEMA_VERSION, Schema};
 use crate::taxonomy;
 
@@ -94,6 +96,7 @@ fn collection(
         .iter()
         .filter_map(|f| field(f, declared, r))
         .collect();
+    consent_anchors(c, declared, r);
     Some(Collection {
         name: c.name.clone(),
         kind: c.kind?,
@@ -287,6 +290,36 @@ fn collisions<'a>(r: &mut Reader, items: impl Iterator<Item = (&'a str, &'a str)
             None => {
                 seen.insert(name.to_lowercase(), name);
             }
+        }
+    }
+}
+
+/// A retention counted from consent withdrawal needs a consent to withdraw: a field (or, for
+/// a collection, some field) whose purposes rest on consent. Otherwise its clock never runs.
+fn consent_anchors(c: &RawCollection, declared: &BTreeMap<&str, &RawPurpose>, r: &mut Reader) {
+    let rests_on_consent = |f: &RawField| {
+        f.legal_basis == Some(LegalBasis::Consent)
+            || f.purposes.iter().flatten().any(|p| {
+                declared
+                    .get(p.as_str())
+                    .is_some_and(|p| p.legal_basis == Some(LegalBasis::Consent))
+            })
+    };
+    let anchored = |ret: &Option<Retention>| {
+        ret.is_some_and(|ret| ret.after == RetentionAnchor::ConsentWithdrawn)
+    };
+    if anchored(&c.retention) && !c.fields.iter().any(rests_on_consent) {
+        r.problem(
+            join(&join(&c.path, "retention"), "after"),
+            "`consent_withdrawn` needs a field whose purposes rest on consent (legal_basis = \"consent\"); none of this collection's do",
+        );
+    }
+    for f in &c.fields {
+        if anchored(&f.retention) && !rests_on_consent(f) {
+            r.problem(
+                join(&join(&f.path, "retention"), "after"),
+                "`consent_withdrawn` needs a purpose of this field whose legal basis is consent (or legal_basis = \"consent\" on the field)",
+            );
         }
     }
 }

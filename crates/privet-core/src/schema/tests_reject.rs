@@ -317,3 +317,27 @@ retention = "forever"
     assert_eq!(errors.0.len(), expected.len(), "{errors}");
     assert_eq!(errors.to_string().lines().count(), expected.len());
 }
+
+#[test]
+fn consent_withdrawn_anchor_needs_a_consent_purpose() {
+    let text = r#"
+version = 1
+[purposes."essential.service"]
+description = "run the account"
+legal_basis = "contract"
+[collections.c]
+kind = "records"
+retention = { after = "consent_withdrawn", keep = "1y" }
+[collections.c.fields.f]
+type = "string"
+category = "user.name"
+purposes = ["essential.service"]
+retention = { after = "consent_withdrawn", keep = "30d" }
+"#;
+    let errs = Schema::from_toml_str(text).unwrap_err();
+    assert!(errs.has_path("collections.c.retention.after"), "{errs}");
+    assert!(
+        errs.has_path("collections.c.fields.f.retention.after"),
+        "{errs}"
+    );
+}

@@ -5,6 +5,7 @@ pub(crate) mod audit;
 pub(crate) mod consents;
 pub(crate) mod exports;
 pub(crate) mod health;
+pub(crate) mod legal_hold;
 pub(crate) mod monitoring;
 pub(crate) mod records;
 pub(crate) mod requests;

@@ -19,6 +19,7 @@ mod consent;
 mod export;
 mod principals;
 mod retained;
+mod retention;
 mod rights;
 
 pub use audit::*;
@@ -27,6 +28,7 @@ pub use consent::*;
 pub use export::*;
 pub use principals::*;
 pub use retained::*;
+pub use retention::*;
 pub use rights::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an async expression that
@@ -73,6 +75,10 @@ macro_rules! store_conformance_tests {
             erasure_keeps_only_the_retained_records_and_their_key,
             erasure_keeping_nothing_destroys_the_retained_key,
             retaining_another_subjects_record_fails_and_keeps_nothing,
+            retention_pages_list_subjects_in_id_order_with_everything_retention_needs,
+            a_legal_hold_refuses_erasure_until_lifted,
+            deleting_a_record_removes_its_index_entries_and_checks_its_version,
+            the_retention_guard_refuses_held_changed_or_missing_subjects,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
