@@ -142,6 +142,7 @@ impl Vault {
             .op(Op::RequireSubject(subject))
             .audit(entry.clone());
         let committed = self.inner.store.apply(w).await?;
+        self.observe_export(actor, &entry).await;
         if let Some(index) = committed.first_audit_index {
             access_log.push(AccessLogEntry {
                 index,

@@ -225,6 +225,18 @@ impl Vault {
         self.count_and_alert(actor, &read_events(entries)).await;
     }
 
+    /// After an export's audit entry committed: reports it and counts the export (and the
+    /// subject it showed).
+    pub(crate) async fn observe_export(&self, actor: &Actor, entry: &AuditEntry) {
+        let Some(m) = self.monitor.as_deref() else {
+            return;
+        };
+        m.observer.access(entry);
+        let mut events = vec![Event::Export];
+        events.extend(entry.subject.map(Event::Subject));
+        self.count_and_alert(actor, &events).await;
+    }
+
     /// After a refusal's audit entry committed: reports it and counts it.
     pub(crate) async fn observe_refusal(&self, actor: &Actor, entry: &AuditEntry) {
         let Some(m) = self.monitor.as_deref() else {

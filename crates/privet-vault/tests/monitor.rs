@@ -325,3 +325,37 @@ async fn refusals_past_the_threshold_raise_a_denials_alert() {
     );
     assert_eq!(alert_entries(&t.vault).await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_subject_exports_than_the_threshold_raise_an_exports_alert() {
+    let mut cfg = config(1000, 50, false);
+    cfg.max_exports = Some(2);
+    let mut t = setup(cfg).await;
+    let ids = subjects(&t.vault, 3).await;
+    let admin = Actor::principal(&t.vault.authenticate(&t.admin_key).await.unwrap(), None);
+    for id in &ids[..2] {
+        t.vault.export_subject(&admin, *id).await.unwrap();
+    }
+    assert!(
+        t.seen.alerts.lock().unwrap().is_empty(),
+        "two exports are within the threshold"
+    );
+    t.vault.export_subject(&admin, ids[2]).await.unwrap();
+    let alert = tokio::time::timeout(std::time::Duration::from_secs(10), t.alerts.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alert.kind, privet_vault::AlertKind::Exports);
+    let exports = t
+        .seen
+        .accesses
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == Action::SubjectExport)
+        .count();
+    assert_eq!(exports, 3, "every export is reported");
+    // The operator's exports are not monitored.
+    t.vault.export_subject(&Actor::cli(), ids[0]).await.unwrap();
+    assert_eq!(t.seen.alerts.lock().unwrap().len(), 1);
+}

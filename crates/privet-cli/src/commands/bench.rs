@@ -87,6 +87,17 @@ pub(crate) enum Command {
         #[arg(long)]
         store_url: Option<String>,
     },
+    /// The subject export (gather + decrypt + audit, then JSON, zip of CSV, HTML) of one
+    /// subject with many records, vs the same records read through the ordinary audited
+    /// reads in the same run.
+    Export {
+        /// Records (orders) of the subject.
+        #[arg(long, default_value_t = 1000)]
+        records: u64,
+        /// Exports timed.
+        #[arg(long, default_value_t = 30)]
+        rounds: usize,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -157,6 +168,7 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
             })
             .await?
         }
+        Command::Export { records, rounds } => super::bench_export::run(records, rounds).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

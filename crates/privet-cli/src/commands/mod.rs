@@ -4,6 +4,7 @@ pub(crate) mod audit;
 pub(crate) mod bench;
 pub(crate) mod bench_audit;
 pub(crate) mod bench_erase;
+pub(crate) mod bench_export;
 pub(crate) mod consent;
 pub(crate) mod demo;
 pub(crate) mod import;
