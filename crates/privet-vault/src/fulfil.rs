@@ -129,16 +129,18 @@ impl Vault {
         Ok(Completion { request: r, export })
     }
 
-    /// Erases the subject of an erasure request and says what the erasure did, for the
-    /// request's history. The one place a request erases: when erasure starts returning a
-    /// certificate (what was erased, what was kept and why), it is recorded from here.
+    /// Erases the subject of an erasure request and returns the erasure's completion
+    /// certificate (what was erased, what was kept and why, the audit inclusion proof of the
+    /// erasure entry — names and counts, never values) for the request's history.
     pub(crate) async fn erase_for_request(
         &self,
         actor: &Actor,
         subject: SubjectId,
     ) -> Result<Value, VaultError> {
-        self.erase_subject(actor, subject).await?;
-        Ok(json!({ "subject": subject.to_string(), "keys_destroyed": true }))
+        let certificate = self.erase_subject(actor, subject).await?;
+        // A plain struct of strings, numbers and lists: serializing it cannot fail.
+        Ok(serde_json::to_value(&certificate)
+            .unwrap_or_else(|_| json!({ "subject": subject.to_string(), "keys_destroyed": true })))
     }
 
     fn stage_restriction(
