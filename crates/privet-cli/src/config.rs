@@ -17,6 +17,8 @@ pub(crate) const KEY_FILE: &str = "master.key";
 pub(crate) const DB_FILE: &str = "privet.db";
 pub(crate) const AUDIT_KEY_FILE: &str = "audit-signing.key";
 pub(crate) const RECEIPT_KEY_FILE: &str = "receipt-signing.key";
+/// The erasure ledger's default file (relative to the data directory).
+pub(crate) const LEDGER_FILE: &str = "erasures.ledger";
 /// How often `serve` signs a checkpoint by default.
 pub(crate) const CHECKPOINT_INTERVAL: &str = "60s";
 
@@ -78,9 +80,26 @@ signing_key_file = "{AUDIT_KEY_FILE}"
 # How often `privet serve` signs a checkpoint when the log grew: "30s", "5m", "1h";
 # "0" turns the timer off (PRIVET_CHECKPOINT_INTERVAL).
 checkpoint_interval = "{CHECKPOINT_INTERVAL}"
-{monitoring}"#,
-        monitoring = crate::monitoring::DEFAULT_TEXT
+{monitoring}{backup}"#,
+        monitoring = crate::monitoring::DEFAULT_TEXT,
+        backup = BACKUP_TEXT,
     )
+}
+
+/// The `[backup]` section of a new `privet.toml`.
+const BACKUP_TEXT: &str = r#"
+[backup]
+# The erasure ledger: every erasure and restriction of processing (subject id, time and
+# kind; nothing else) is appended here and fsynced before it is acknowledged, outside the
+# database and outside backups; `privet backup restore` replays it so erased customers stay
+# erased (PRIVET_LEDGER). Put it on another disk than the database, or copy it off-machine.
+ledger = "erasures.ledger"
+"#;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackup {
+    ledger: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +118,8 @@ struct RawConfig {
     metrics: RawMetrics,
     #[serde(default)]
     audit: RawAudit,
+    #[serde(default)]
+    backup: RawBackup,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +216,8 @@ pub(crate) struct Config {
     pub(crate) checkpoint_interval: Option<Duration>,
     /// The consent-receipt signing key's file.
     pub(crate) receipt_key_file: PathBuf,
+    /// The erasure ledger's file.
+    pub(crate) ledger: PathBuf,
 }
 
 /// Parses an interval: a whole number with an `s`, `m` or `h` suffix (bare = seconds);
@@ -298,6 +321,9 @@ impl Config {
                         .receipt_signing_key_file
                         .unwrap_or_else(|| RECEIPT_KEY_FILE.into()))
                 }),
+            ledger: env("PRIVET_LEDGER")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| rel(raw.backup.ledger.unwrap_or_else(|| LEDGER_FILE.into()))),
         })
     }
 }

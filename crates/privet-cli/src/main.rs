@@ -74,6 +74,9 @@ enum Command {
     /// Measure Privet against a baseline in the same run (build with --release).
     #[command(subcommand)]
     Bench(commands::bench::Command),
+    /// Encrypted backups: create (online), verify, restore (replaying the erasure ledger).
+    #[command(subcommand)]
+    Backup(commands::backup::Command),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +107,7 @@ fn main() -> ExitCode {
             Command::Audit(c) => commands::audit::run(c).await,
             Command::Keys(c) => commands::keys::run(c).await,
             Command::Bench(c) => commands::bench::run(c).await,
+            Command::Backup(c) => commands::backup::run(c).await,
         }
     });
     match result {

@@ -20,7 +20,9 @@ mod index;
 mod migrate;
 mod principals;
 mod read;
+mod snapshot;
 mod store;
 mod writer;
 
+pub use snapshot::{LoadSummary, SqliteSnapshot, check_dump, load_dump};
 pub use store::{SqliteOptions, SqliteStore};

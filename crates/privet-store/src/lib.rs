@@ -14,6 +14,7 @@ pub mod conformance;
 mod error;
 mod fold;
 mod rows;
+mod snapshot;
 mod tiles;
 
 use async_trait::async_trait;
@@ -27,6 +28,7 @@ pub use rows::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, IndexEntry, Op, PrincipalRow, RecordRow,
     RestrictionRow, RoleRow, StoredLeaf, SubjectData, SubjectRow, WriteSet,
 };
+pub use snapshot::SnapshotInfo;
 pub use tiles::{
     AuditAppend, AuditHead, LeafRow, SubtreeReads, TILE_MIN_LEVEL, assemble_subtrees,
     frontier_from, frontier_subtrees, subtree_reads,
