@@ -107,6 +107,19 @@ impl Ledger {
         for e in events {
             text.push_str(&e.line()?);
         }
+        self.write(text)
+    }
+
+    /// Creates the ledger (with its first, comment line) if it does not exist yet, so a
+    /// vault that never erased anyone still has one for restores to find.
+    pub fn ensure(&self) -> Result<(), BackupError> {
+        if self.path.exists() {
+            return Ok(());
+        }
+        self.write(String::new())
+    }
+
+    fn write(&self, mut text: String) -> Result<(), BackupError> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let io = |e| BackupError::io("cannot append to the erasure ledger", &self.path, e);
         let fresh = !self.path.exists();

@@ -89,8 +89,10 @@ pub async fn replay_ledger(
 }
 
 /// Appends to `ledger` every erasure `store` records that the ledger lacks (those that
-/// committed just before a crash, before their append); returns how many.
+/// committed just before a crash, before their append), creating the ledger if needed;
+/// returns how many.
 pub async fn resync_erasures(store: &dyn Store, ledger: &Ledger) -> Result<u64, BackupError> {
+    ledger.ensure()?;
     let known: HashSet<SubjectId> = ledger
         .read()?
         .into_iter()

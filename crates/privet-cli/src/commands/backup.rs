@@ -92,6 +92,24 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
     }
 }
 
+/// Fault injection for the kill -9 tests: with `PRIVET_FAULT_PAUSE_AFTER_ROWS=N` set, a
+/// backup or restore stops once it has streamed N rows (before its file or directory gets its
+/// final name), says so on stderr, and waits to be killed. Unset, this does nothing.
+fn fault_pause(rows: u64) {
+    let Some(n) = std::env::var("PRIVET_FAULT_PAUSE_AFTER_ROWS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    if rows >= n {
+        eprintln!("fault injection: paused after {rows} rows");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}
+
 fn bar(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
@@ -179,6 +197,9 @@ async fn create(dir: &Path, file: &Path) -> Result<ExitCode> {
         bail!("{} exists: refusing to overwrite a backup", file.display());
     }
     let partial = partial_path(file);
+    // The ledger must exist for a restore to find it (even if nobody was erased yet) and
+    // hold every erasure the database records.
+    crate::open::resync_ledger(&config).await?;
     let files = carried_files(&config, dir);
     let ledger = std::path::absolute(&config.ledger).unwrap_or_else(|_| config.ledger.clone());
     let db = db.clone();
@@ -205,7 +226,10 @@ async fn create(dir: &Path, file: &Path) -> Result<ExitCode> {
         }
         w.write_all(b"D").map_err(io)?;
         let pb = bar(manifest.total_rows(), "backup");
-        snapshot.write_to(&mut w, &mut |n| pb.set_position(n))?;
+        snapshot.write_to(&mut w, &mut |n| {
+            pb.set_position(n);
+            fault_pause(n);
+        })?;
         pb.finish_and_clear();
         let out = w
             .finish()
@@ -370,13 +394,14 @@ async fn verify(file: &Path, key_file: Option<&Path>, dir: &Path) -> Result<Exit
         let mut r = open_backup(&file, &keys)?;
         let manifest = r.manifest().clone();
         print_manifest(&manifest);
+        // The first chunk authenticates the header, so the manifest is trusted from here.
+        let files = read_files(&mut r, &file)?;
         if manifest.backend != "sqlite" {
             bail!(
                 "this build verifies SQLite backups only (this one is {})",
                 manifest.backend
             );
         }
-        let files = read_files(&mut r, &file)?;
         let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
         if names != manifest.files {
             return Err(
@@ -449,12 +474,6 @@ async fn restore(
     // Header and key first: a wrong key or a foreign file is refused before anything is
     // written.
     let manifest = open_backup(file, &keys)?.manifest().clone();
-    if manifest.backend != "sqlite" {
-        bail!(
-            "this build restores SQLite backups only (this one is {})",
-            manifest.backend
-        );
-    }
     let ledger_path = ledger
         .map(Path::to_path_buf)
         .or_else(|| manifest.ledger.as_ref().map(PathBuf::from));
@@ -532,7 +551,15 @@ async fn restore_into(
     let manifest_c = manifest.clone();
     let config = tokio::task::spawn_blocking(move || -> Result<Config> {
         let mut r = open_backup(&file_c, &keys)?;
-        for (name, body) in read_files(&mut r, &file_c)? {
+        // The first chunk authenticates the header, so the manifest is trusted from here.
+        let files = read_files(&mut r, &file_c)?;
+        if manifest_c.backend != "sqlite" {
+            bail!(
+                "this build restores SQLite backups only (this one is {})",
+                manifest_c.backend
+            );
+        }
+        for (name, body) in files {
             if !Path::new(&name)
                 .components()
                 .all(|c| matches!(c, std::path::Component::Normal(_)))
@@ -557,7 +584,10 @@ async fn restore_into(
             error: None,
             file: file_c.clone(),
         };
-        let summary = privet_store_sqlite::load_dump(&db, &mut tap, &mut |n| pb.set_position(n));
+        let summary = privet_store_sqlite::load_dump(&db, &mut tap, &mut |n| {
+            pb.set_position(n);
+            fault_pause(n);
+        });
         pb.finish_and_clear();
         let summary = summary.map_err(|e| dump_error(e, tap.error.take()))?;
         check_counts(&manifest_c, &summary.tables)?;
