@@ -264,11 +264,13 @@ fn writes_during_a_backup_succeed_and_the_backup_restores_to_a_consistent_vault(
     std::thread::scope(|scope| {
         let writer = scope.spawn(|| {
             let mut i = 100;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            loop {
                 create(i);
                 i += 1;
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return i - 100;
+                }
             }
-            i - 100
         });
         ok(privet(&["backup", "create", "--dir", s(&vault), s(&file)]));
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
