@@ -17,6 +17,8 @@ pub(crate) const KEY_FILE: &str = "master.key";
 pub(crate) const DB_FILE: &str = "privet.db";
 pub(crate) const AUDIT_KEY_FILE: &str = "audit-signing.key";
 pub(crate) const RECEIPT_KEY_FILE: &str = "receipt-signing.key";
+/// The erasure ledger's default file (relative to the data directory).
+pub(crate) const LEDGER_FILE: &str = "erasures.ledger";
 /// How often `serve` signs a checkpoint by default.
 pub(crate) const CHECKPOINT_INTERVAL: &str = "60s";
 /// How often `serve` runs the retention purge by default.
@@ -89,10 +91,27 @@ enabled = true
 interval = "{RETENTION_INTERVAL}"
 # Deletions per transaction.
 batch_size = 500
-{monitoring}{requests}"#,
+{monitoring}{requests}{backup}"#,
         monitoring = crate::monitoring::DEFAULT_TEXT,
-        requests = crate::requests::DEFAULT_TEXT
+        requests = crate::requests::DEFAULT_TEXT,
+        backup = BACKUP_TEXT,
     )
+}
+
+/// The `[backup]` section of a new `privet.toml`.
+const BACKUP_TEXT: &str = r#"
+[backup]
+# The erasure ledger: every erasure and restriction of processing (subject id, time and
+# kind; nothing else) is appended here and fsynced before it is acknowledged, outside the
+# database and outside backups; `privet backup restore` replays it so erased customers stay
+# erased (PRIVET_LEDGER). Put it on another disk than the database, or copy it off-machine.
+ledger = "erasures.ledger"
+"#;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackup {
+    ledger: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,7 +132,10 @@ struct RawConfig {
     audit: RawAudit,
     #[serde(default)]
     requests: crate::requests::RawRequests,
+    #[serde(default)]
     retention: RawRetention,
+    #[serde(default)]
+    backup: RawBackup,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -224,6 +246,8 @@ pub(crate) struct Config {
     pub(crate) retention_interval: Option<Duration>,
     /// Deletions per purge transaction.
     pub(crate) retention_batch_size: usize,
+    /// The erasure ledger's file.
+    pub(crate) ledger: PathBuf,
 }
 
 /// Parses an interval: a whole number with an `s`, `m` or `h` suffix (bare = seconds);
@@ -341,6 +365,9 @@ impl Config {
                         .unwrap_or_else(|| RECEIPT_KEY_FILE.into()))
                 }),
             requests: crate::requests::Requests::from_raw(raw.requests, dir)?,
+            ledger: env("PRIVET_LEDGER")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| rel(raw.backup.ledger.unwrap_or_else(|| LEDGER_FILE.into()))),
         })
     }
 }

@@ -82,6 +82,9 @@ enum Command {
     /// Retention: purge what expired (`run`), or show what will (`plan`).
     #[command(subcommand)]
     Retention(commands::retention::Command),
+    /// Encrypted backups: create (online), verify, restore (replaying the erasure ledger).
+    #[command(subcommand)]
+    Backup(commands::backup::Command),
 }
 
 fn main() -> ExitCode {
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
             Command::Keys(c) => commands::keys::run(c).await,
             Command::Bench(c) => commands::bench::run(c).await,
             Command::Retention(c) => commands::retention::run(c).await,
+            Command::Backup(c) => commands::backup::run(c).await,
         }
     });
     match result {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use privet_backup::{Ledger, LedgerStore};
 use privet_crypto::{
     CryptoError, EnvKey, KeyFile, KeyProvider, Keyring, NoteSigner, SigningKeyFile,
 };
@@ -36,10 +37,31 @@ pub(crate) async fn open(config: &Config) -> Result<Vault> {
     let schema = load_schema(&config.schema_path)?;
     let keys = load_keys(config)?;
     let store = open_store(&config.store).await?;
+    // Every erasure and restriction is appended to the erasure ledger once committed.
+    let ledger = Arc::new(Ledger::new(config.ledger.clone()));
+    let store: Arc<dyn Store> = Arc::new(LedgerStore::new(store, ledger));
     let vault = Vault::open(schema, store, keys, Arc::new(SystemClock)).await?;
     Ok(vault
         .with_signers(load_signers(config)?)
         .with_default_regime(config.requests.default_regime))
+}
+
+/// Appends to the erasure ledger the erasures the store holds that it lacks (committed just
+/// before a crash, before their append); `serve` does this before it serves.
+pub(crate) async fn resync_ledger(config: &Config) -> Result<()> {
+    let store = open_store(&config.store).await?;
+    let ledger = Ledger::new(config.ledger.clone());
+    let added = privet_backup::resync_erasures(store.as_ref(), &ledger)
+        .await
+        .context("cannot re-sync the erasure ledger")?;
+    if added > 0 {
+        tracing::warn!(
+            added,
+            ledger = %config.ledger.display(),
+            "erasures committed before a crash were missing from the erasure ledger: appended"
+        );
+    }
+    Ok(())
 }
 
 /// A signing key from its file; `None` if the file does not exist (a vault made before

@@ -28,6 +28,8 @@
 //!   length-prefixed u64 BE).
 //! - Tokens: `tok_` + hex of the first 16 bytes of HMAC-SHA256 over collection, field and
 //!   normalized value, each length-prefixed (u64 BE).
+//! - Backups: HKDF labels `"privet backup v1"` and `"privet backup-check v1"`, each + the
+//!   backup's salt; chunks under STREAM (`aead::stream::StreamBE32`) over AES-256-GCM.
 //! - Signing-key file: `privet-signing-key v1 <name> <base64 seed>` (see [`SigningKeyFile`]).
 //! - Webhook signature: `Privet-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 over
 //!   "<t>.<body>" under the shared secret>` (see [`SharedSecret::sign_webhook`]).
@@ -45,6 +47,7 @@
 
 mod aad;
 mod apikey;
+mod backup;
 mod blind;
 mod error;
 mod field;
@@ -59,6 +62,10 @@ mod token;
 
 pub use aad::FieldAad;
 pub use apikey::{ApiKey, api_key_prefix, generate_api_key};
+pub use backup::{
+    BACKUP_NONCE_LEN, BACKUP_SALT_LEN, BACKUP_TAG_LEN, BackupDecryptor, BackupEncryptor, BackupKey,
+    BackupParams,
+};
 pub use blind::BLIND_INDEX_LEN;
 pub use error::CryptoError;
 pub use field::{FieldCipher, SubjectKey};

@@ -69,7 +69,7 @@ fn read_subtrees(c: &Connection, subtrees: &[Subtree], size: u64) -> Result<Vec<
     assemble_subtrees(subtrees, &tiles, &leaves)
 }
 
-fn read_frontier(c: &Connection) -> Result<Frontier> {
+pub(crate) fn read_frontier(c: &Connection) -> Result<Frontier> {
     let size = size(c)?;
     let peaks = read_subtrees(c, &frontier_subtrees(size), size)?;
     frontier_from(size, peaks)

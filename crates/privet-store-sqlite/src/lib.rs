@@ -23,7 +23,9 @@ mod read;
 mod retained;
 mod retention;
 mod rights;
+mod snapshot;
 mod store;
 mod writer;
 
+pub use snapshot::{LoadSummary, SqliteSnapshot, check_dump, load_dump};
 pub use store::{SqliteOptions, SqliteStore};

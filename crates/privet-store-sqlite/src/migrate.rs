@@ -38,6 +38,15 @@ const MIGRATIONS: &[(&str, &str)] = &[
 /// The schema version this build writes.
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
 
+/// The names of the first `version` migrations.
+pub(crate) fn names(version: u32) -> Vec<String> {
+    MIGRATIONS
+        .iter()
+        .take(version as usize)
+        .map(|(n, _)| (*n).to_owned())
+        .collect()
+}
+
 pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {
     let current: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))

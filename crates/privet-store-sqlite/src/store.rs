@@ -144,7 +144,7 @@ fn with_reader<T>(
     out
 }
 
-fn create_private(path: &Path) -> Result<()> {
+pub(crate) fn create_private(path: &Path) -> Result<()> {
     if path.exists() {
         return Ok(());
     }

@@ -16,6 +16,7 @@ mod fold;
 mod retention;
 mod rights;
 mod rows;
+mod snapshot;
 mod tiles;
 
 use async_trait::async_trait;
@@ -32,6 +33,7 @@ pub use rows::{
     RestrictionRow, RetainedData, RetainedKeyRow, RetainedRecord, RoleRow, StoredLeaf, SubjectData,
     SubjectRow, WriteSet,
 };
+pub use snapshot::SnapshotInfo;
 pub use tiles::{
     AuditAppend, AuditHead, LeafRow, SubtreeReads, TILE_MIN_LEVEL, assemble_subtrees,
     frontier_from, frontier_subtrees, subtree_reads,

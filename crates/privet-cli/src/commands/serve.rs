@@ -26,6 +26,7 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode> {
     if let Some(l) = args.listen {
         config.listen = l;
     }
+    crate::open::resync_ledger(&config).await?;
     let vault = crate::open::open(&config).await?;
     require_signers(&vault, &config, &args.dir.dir)?;
     vault.bind_audit_key().await?;

@@ -161,6 +161,7 @@ fn problem_type(v: &Value) -> &str {
 }
 
 mod audit;
+mod backup;
 mod bad_input;
 mod cli;
 mod concurrency;

@@ -1,0 +1,248 @@
+//! Replaying the ledger into a restored store, and re-syncing the ledger from a store.
+
+use std::collections::HashSet;
+
+use privet_audit::{Action, AuditEntry};
+use privet_core::SubjectId;
+use privet_store::{Op, RestrictionRow, Store, StoreError, WriteSet};
+use time::OffsetDateTime;
+
+use crate::{BackupError, Ledger, LedgerEvent, LedgerKind};
+
+/// The actor named in the audit entries of a replay.
+const ACTOR: &str = "restore";
+/// The reason code of replayed events (in the audit entry and the restriction).
+const REASON: &str = "erasure_ledger_replay";
+
+/// What a replay did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Subjects erased because the ledger erased them after the backup.
+    pub erased: u64,
+    /// Ledger erasures of subjects the backup does not hold (created after it): nothing to
+    /// erase.
+    pub absent: u64,
+    /// Ledger erasures the backup already had.
+    pub already_erased: u64,
+    /// Restrictions set or lifted again.
+    pub restrictions: u64,
+}
+
+/// Replays `events` into `store` (a restored backup taken at `since`): every erasure the
+/// store does not already record, then every restriction event at or after `since`, in
+/// ledger order. Each replayed event is audited (actor `restore`). Safe to run twice.
+pub async fn replay_ledger(
+    store: &dyn Store,
+    events: &[LedgerEvent],
+    since: OffsetDateTime,
+) -> Result<ReplayReport, BackupError> {
+    let done: HashSet<SubjectId> = store
+        .erasures()
+        .await?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    let mut report = ReplayReport::default();
+    for ev in events {
+        let now = OffsetDateTime::now_utc();
+        let (op, action) = match ev.kind {
+            LedgerKind::Erase if done.contains(&ev.subject) => {
+                report.already_erased += 1;
+                continue;
+            }
+            LedgerKind::Erase => (
+                Op::EraseSubject {
+                    subject: ev.subject,
+                    at: ev.at,
+                },
+                Action::SubjectErase,
+            ),
+            _ if ev.at < since => continue,
+            LedgerKind::Restrict | LedgerKind::Unrestrict => (
+                Op::SetRestriction {
+                    subject: ev.subject,
+                    restriction: (ev.kind == LedgerKind::Restrict).then(|| RestrictionRow {
+                        subject: ev.subject,
+                        reason: REASON.into(),
+                        at: ev.at,
+                        actor: ACTOR.into(),
+                    }),
+                },
+                Action::RestrictionUpdate,
+            ),
+        };
+        let mut entry = AuditEntry::new(now, ACTOR, action);
+        entry.subject = Some(ev.subject);
+        entry.reason = Some(REASON.into());
+        match store.apply(WriteSet::new().op(op).audit(entry)).await {
+            Ok(_) if ev.kind == LedgerKind::Erase => report.erased += 1,
+            Ok(_) => report.restrictions += 1,
+            Err(StoreError::SubjectNotFound(_)) if ev.kind == LedgerKind::Erase => {
+                report.absent += 1;
+            }
+            // A restriction of a subject the backup lacks or that is erased: nothing to do.
+            Err(StoreError::SubjectNotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(report)
+}
+
+/// Appends to `ledger` every erasure `store` records that the ledger lacks (those that
+/// committed just before a crash, before their append), creating the ledger if needed;
+/// returns how many.
+pub async fn resync_erasures(store: &dyn Store, ledger: &Ledger) -> Result<u64, BackupError> {
+    ledger.ensure()?;
+    let known: HashSet<SubjectId> = ledger
+        .read()?
+        .into_iter()
+        .filter(|e| e.kind == LedgerKind::Erase)
+        .map(|e| e.subject)
+        .collect();
+    let missing: Vec<LedgerEvent> = store
+        .erasures()
+        .await?
+        .into_iter()
+        .filter(|(s, _)| !known.contains(s))
+        .map(|(subject, at)| LedgerEvent {
+            at,
+            kind: LedgerKind::Erase,
+            subject,
+        })
+        .collect();
+    ledger.append(&missing)?;
+    Ok(missing.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use privet_store::SubjectRow;
+    use privet_store_sqlite::{SqliteOptions, SqliteStore};
+
+    use super::*;
+    use crate::LedgerStore;
+
+    async fn create(store: &dyn Store) -> SubjectId {
+        let id = SubjectId::new();
+        store
+            .apply(WriteSet::new().op(Op::CreateSubject(SubjectRow {
+                id,
+                key_version: 1,
+                wrapped_key: vec![1, 2, 3],
+                created_at: OffsetDateTime::now_utc(),
+            })))
+            .await
+            .unwrap();
+        id
+    }
+
+    fn erase(id: SubjectId) -> WriteSet {
+        WriteSet::new().op(Op::EraseSubject {
+            subject: id,
+            at: OffsetDateTime::now_utc(),
+        })
+    }
+
+    #[tokio::test]
+    async fn committed_erasures_and_restrictions_are_in_the_ledger_and_failed_ones_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(dir.path().join("db"), SqliteOptions::default()).unwrap());
+        let ledger = Arc::new(Ledger::new(dir.path().join("ledger")));
+        let store = LedgerStore::new(sqlite, Arc::clone(&ledger));
+        let a = create(&store).await;
+        let b = create(&store).await;
+        store.apply(erase(a)).await.unwrap();
+        // Refused (no such subject): not in the ledger.
+        assert!(store.apply(erase(SubjectId::new())).await.is_err());
+        store
+            .apply(WriteSet::new().op(Op::SetRestriction {
+                subject: b,
+                restriction: Some(RestrictionRow {
+                    subject: b,
+                    reason: "r".into(),
+                    at: OffsetDateTime::now_utc(),
+                    actor: "admin".into(),
+                }),
+            }))
+            .await
+            .unwrap();
+        let events = ledger.read().unwrap();
+        let kinds: Vec<_> = events.iter().map(|e| (e.kind, e.subject)).collect();
+        assert_eq!(
+            kinds,
+            vec![(LedgerKind::Erase, a), (LedgerKind::Restrict, b)]
+        );
+        assert!(
+            !std::fs::read_to_string(ledger.path())
+                .unwrap()
+                .contains(" r\n")
+        );
+    }
+
+    #[tokio::test]
+    async fn replay_erases_what_the_backup_still_holds_once_and_resync_fills_the_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("db"), SqliteOptions::default()).unwrap();
+        let kept = create(&store).await;
+        let gone = create(&store).await;
+        let old = create(&store).await;
+        store.apply(erase(old)).await.unwrap();
+        let since = OffsetDateTime::now_utc();
+        let at = since + time::Duration::seconds(1);
+        let events = vec![
+            LedgerEvent {
+                at,
+                kind: LedgerKind::Erase,
+                subject: old,
+            },
+            LedgerEvent {
+                at,
+                kind: LedgerKind::Erase,
+                subject: gone,
+            },
+            LedgerEvent {
+                at,
+                kind: LedgerKind::Erase,
+                subject: SubjectId::new(),
+            },
+            LedgerEvent {
+                at,
+                kind: LedgerKind::Restrict,
+                subject: kept,
+            },
+        ];
+        let report = replay_ledger(&store, &events, since).await.unwrap();
+        assert_eq!(
+            report,
+            ReplayReport {
+                erased: 1,
+                absent: 1,
+                already_erased: 1,
+                restrictions: 1
+            }
+        );
+        assert!(
+            store
+                .load_subject(gone, "customers", None)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let k = store
+            .load_subject(kept, "customers", None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(k.restriction.is_some());
+        // Idempotent.
+        let again = replay_ledger(&store, &events, since).await.unwrap();
+        assert_eq!(again.erased, 0);
+        // The store's erasures missing from a ledger are appended to it.
+        let ledger = Ledger::new(dir.path().join("ledger"));
+        assert_eq!(resync_erasures(&store, &ledger).await.unwrap(), 2);
+        assert_eq!(resync_erasures(&store, &ledger).await.unwrap(), 0);
+    }
+}
