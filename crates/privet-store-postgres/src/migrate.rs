@@ -21,6 +21,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_audit_proofs",
         include_str!("../migrations/0004_audit_proofs.sql"),
     ),
+    ("0010_portal", include_str!("../migrations/0010_portal.sql")),
 ];
 
 /// Arbitrary but fixed: the advisory-lock key for migrations ("privet" in ASCII).

@@ -313,4 +313,19 @@ impl Store for PgStore {
         client.simple_query("SELECT 1").await.map_err(db)?;
         Ok(())
     }
+
+    async fn portal_token_spent(&self, id: &str) -> Result<bool> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &client
+                    .prepare_cached("SELECT 1 FROM portal_spent WHERE id = $1")
+                    .await
+                    .map_err(db)?,
+                &[&id],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.is_some())
+    }
 }

@@ -10,7 +10,7 @@ use privet_store::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, PrincipalRow, Result, RoleRow, Store,
     StoreError, StoredLeaf, SubjectData, WriteSet,
 };
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use time::OffsetDateTime;
 
 use crate::writer::Writer;
@@ -293,5 +293,14 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<()> {
         self.point_read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+    }
+
+    async fn portal_token_spent(&self, id: &str) -> Result<bool> {
+        self.point_read(|c| {
+            c.query_row("SELECT 1 FROM portal_spent WHERE id = ?1", [id], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
+                .map_err(backend)
+        })
     }
 }

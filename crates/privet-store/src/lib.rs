@@ -127,4 +127,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the backend answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
+
+    /// Whether a portal token id was spent ([`Op::SpendPortalToken`]) and not yet forgotten.
+    async fn portal_token_spent(&self, id: &str) -> Result<bool>;
 }

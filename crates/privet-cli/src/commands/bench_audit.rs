@@ -172,6 +172,10 @@ impl Store for Unaudited {
     async fn ping(&self) -> privet_store::Result<()> {
         self.0.ping().await
     }
+
+    async fn portal_token_spent(&self, id: &str) -> privet_store::Result<bool> {
+        self.0.portal_token_spent(id).await
+    }
 }
 
 /// `readers` concurrent tasks reading `ids` (each id once) through `vault`: reads/s.
