@@ -78,7 +78,15 @@ signing_key_file = "{AUDIT_KEY_FILE}"
 # How often `privet serve` signs a checkpoint when the log grew: "30s", "5m", "1h";
 # "0" turns the timer off (PRIVET_CHECKPOINT_INTERVAL).
 checkpoint_interval = "{CHECKPOINT_INTERVAL}"
-{monitoring}"#,
+{monitoring}
+[portal]
+# The privacy portal's public origin, which the links of POST /v1/subjects/{{id}}/portal-links
+# start with (PRIVET_PORTAL_URL). Unset: http:// and the Host the request came to.
+# base_url = "https://privacy.example.com"
+# How long a portal link is valid (single use), and a portal session after it: "15m", "1h".
+link_ttl = "15m"
+session_ttl = "30m"
+"#,
         monitoring = crate::monitoring::DEFAULT_TEXT
     )
 }
@@ -99,6 +107,49 @@ struct RawConfig {
     metrics: RawMetrics,
     #[serde(default)]
     audit: RawAudit,
+    #[serde(default)]
+    portal: RawPortal,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPortal {
+    base_url: Option<String>,
+    link_ttl: Option<String>,
+    session_ttl: Option<String>,
+}
+
+/// The portal section, validated.
+fn portal_config(raw: RawPortal) -> Result<privet_server::PortalConfig> {
+    let ttl =
+        |key: &str, value: Option<String>, default: time::Duration| -> Result<time::Duration> {
+            let Some(v) = value else { return Ok(default) };
+            let d = crate::monitoring::parse_duration(&v)
+                .and_then(|d| time::Duration::try_from(d).ok())
+                .filter(|d| *d >= time::Duration::SECOND && *d <= time::Duration::hours(24))
+                .with_context(|| {
+                    format!("portal.{key} `{v}` is not a duration from 1s to 24h like \"15m\"")
+                })?;
+            Ok(d)
+        };
+    let base_url = std::env::var("PRIVET_PORTAL_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or(raw.base_url);
+    if let Some(u) = &base_url
+        && !(u.starts_with("https://") || u.starts_with("http://"))
+    {
+        bail!("portal.base_url `{u}` must start with https:// (or http://)");
+    }
+    Ok(privet_server::PortalConfig {
+        base_url,
+        link_ttl: ttl("link_ttl", raw.link_ttl, privet_vault::DEFAULT_LINK_TTL)?,
+        session_ttl: ttl(
+            "session_ttl",
+            raw.session_ttl,
+            privet_vault::DEFAULT_SESSION_TTL,
+        )?,
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +246,8 @@ pub(crate) struct Config {
     pub(crate) checkpoint_interval: Option<Duration>,
     /// The consent-receipt signing key's file.
     pub(crate) receipt_key_file: PathBuf,
+    /// The privacy portal's settings.
+    pub(crate) portal: privet_server::PortalConfig,
 }
 
 /// Parses an interval: a whole number with an `s`, `m` or `h` suffix (bare = seconds);
@@ -298,6 +351,7 @@ impl Config {
                         .receipt_signing_key_file
                         .unwrap_or_else(|| RECEIPT_KEY_FILE.into()))
                 }),
+            portal: portal_config(raw.portal)?,
         })
     }
 }

@@ -64,7 +64,7 @@ pub use field::{FieldCipher, SubjectKey};
 pub use kdf::constant_time_eq;
 pub use keyring::{Keyring, WrappedKey};
 pub use master::{KeyVersion, KeyVersionParseError, MasterKey};
-pub use portal::{PORTAL_TAG_LEN, PortalKey};
+pub use portal::{PORTAL_TAG_LEN, PortalKey, random_portal_id};
 pub use privet_core::Sensitive;
 pub use provider::{EnvKey, KeyFile, KeyProvider};
 pub use shared_secret::{SharedSecret, verify_webhook_signature};

@@ -51,6 +51,17 @@ impl PortalKey {
     }
 }
 
+/// A fresh random 128-bit id for a portal link or session, from the operating system.
+///
+/// # Panics
+/// If the operating system's random number generator fails (see the crate docs).
+pub fn random_portal_id() -> [u8; 16] {
+    use rand_core::RngCore;
+    let mut id = [0u8; 16];
+    rand_core::OsRng.fill_bytes(&mut id);
+    id
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

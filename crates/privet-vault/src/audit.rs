@@ -317,6 +317,17 @@ impl Vault {
         limit: Option<u32>,
     ) -> Result<Vec<AccessLogEntry>, VaultError> {
         self.require_admin(actor).await?;
+        self.access_log_of(subject, from, limit).await
+    }
+
+    /// [`Vault::access_log`] without the admin check: for the portal, where the customer
+    /// reads their own.
+    pub(crate) async fn access_log_of(
+        &self,
+        subject: SubjectId,
+        from: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<AccessLogEntry>, VaultError> {
         let (from, limit) = (from.unwrap_or(0), page(limit)?);
         let leaves = self
             .inner

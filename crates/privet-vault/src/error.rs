@@ -129,6 +129,9 @@ pub enum VaultError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
+    /// A portal link or session was refused (malformed or forged, expired, used or ended).
+    #[error("portal: {0}")]
+    Portal(crate::PortalRefusal),
 }
 
 impl VaultError {

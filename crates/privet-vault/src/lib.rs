@@ -21,6 +21,8 @@ mod consent;
 mod error;
 mod import;
 mod monitor;
+mod portal;
+mod portal_data;
 mod read;
 mod receipt;
 mod seal;
@@ -40,6 +42,10 @@ pub use import::ImportOutcome;
 pub use monitor::{
     Alert, AlertKind, MAX_THRESHOLD, MONITOR_ACTOR, Monitor, MonitorConfig, MonitorObserver,
 };
+pub use portal::{
+    DEFAULT_LINK_TTL, DEFAULT_SESSION_TTL, MAX_LINK_TTL, PortalLink, PortalRefusal, PortalSession,
+};
+pub use portal_data::{PortalCollection, PortalConsent, PortalField, PortalRecord};
 pub use receipt::{
     ConsentReceipt, RECEIPT_HEADER, ReceiptError, ReceiptPurpose, SignedReceipt, sign_receipt,
     verify_receipt,

@@ -1,0 +1,1 @@
+//! Router tests of the portal (see the module docs).
