@@ -45,6 +45,8 @@ pub enum Action {
     PrincipalSuspend,
     /// A principal's suspension was lifted.
     PrincipalUnsuspend,
+    /// Everything held about a subject was exported (purpose `subject_access`).
+    SubjectExport,
 }
 
 /// The outcome of the policy decision for this access.

@@ -117,6 +117,10 @@ typed_id!(
     /// A signed consent receipt.
     ReceiptId, "rct_", "receipt"
 );
+typed_id!(
+    /// A data-subject rights request. (`dsr_`, not `req_`: `req_` names an API request.)
+    RightsRequestId, "dsr_", "rights request"
+);
 
 #[cfg(test)]
 mod tests {

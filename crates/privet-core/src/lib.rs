@@ -14,6 +14,7 @@ pub mod grant;
 pub mod ids;
 pub mod mask;
 pub mod policy;
+pub mod rights;
 pub mod schema;
 pub mod sensitive;
 pub mod taxonomy;
@@ -25,11 +26,17 @@ pub use consent::{
     gpc_denials,
 };
 pub use grant::{Access, Grant, Grants, Role, RoleErrors, RoleProblem};
-pub use ids::{IdParseError, PrincipalId, ReceiptId, RecordId, RequestId, SubjectId};
+pub use ids::{
+    IdParseError, PrincipalId, ReceiptId, RecordId, RequestId, RightsRequestId, SubjectId,
+};
 pub use mask::{mask, token_input};
 pub use policy::{
     Decision, Outcome, ReadContext, WithholdReason, WriteRefusal, WriteRefused, check_lookup,
     check_write,
+};
+pub use rights::{
+    NewRequest, Origin, Regime, RequestError, RequestEvent, RequestKind, RequestStatus,
+    RightsRequest,
 };
 pub use schema::{
     Collection, CollectionKind, EXAMPLE_SCHEMA, Field, FieldType, LegalBasis, PeriodUnit, Purpose,

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{admin, audit, consents, health, monitoring, records, subjects};
+use crate::routes::{admin, audit, consents, exports, health, monitoring, records, subjects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,7 @@ use crate::routes::{admin, audit, consents, health, monitoring, records, subject
         audit::checkpoint, audit::key, audit::entries, audit::inclusion, audit::consistency,
         audit::access_log,
         health::healthz, health::readyz,
+        exports::export,
     ),
     modifiers(&BearerAuth),
 )]

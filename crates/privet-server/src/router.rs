@@ -127,6 +127,7 @@ pub fn router(vault: Vault, config: &ServerConfig) -> Router {
             "/v1/subjects/{id}/records/{collection}/{record}",
             get(routes::records::read),
         )
+        .route("/v1/subjects/{id}/export", get(routes::exports::export))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(middleware::from_fn_with_state(
             config.body_limit,

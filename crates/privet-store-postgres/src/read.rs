@@ -26,6 +26,23 @@ pub(crate) async fn load_subject(
     collection: &str,
     record: Option<RecordId>,
 ) -> Result<Option<SubjectData>> {
+    load_subject_in(c, subject, Some(collection), record).await
+}
+
+/// A subject with its records of every collection (ordered by collection, then id).
+pub(crate) async fn load_subject_all(
+    c: &Client,
+    subject: SubjectId,
+) -> Result<Option<SubjectData>> {
+    load_subject_in(c, subject, None, None).await
+}
+
+async fn load_subject_in(
+    c: &Client,
+    subject: SubjectId,
+    collection: Option<&str>,
+    record: Option<RecordId>,
+) -> Result<Option<SubjectData>> {
     let sid = &subject.as_bytes()[..];
     let row = c
         .query_opt(
@@ -38,19 +55,24 @@ pub(crate) async fn load_subject(
         .map_err(db)?;
     let Some(row) = row else { return Ok(None) };
     let (subject_row, restriction, consents) = crate::consent::subject_from_row(subject, &row)?;
-    let rows = match record {
-        Some(rid) => {
+    const COLS: &str =
+        "SELECT id, version, created_at, updated_at, fields, collection FROM records";
+    let rows = match (collection, record) {
+        (Some(collection), Some(rid)) => {
             let rid = &rid.as_bytes()[..];
-            let sql = "SELECT id, version, created_at, updated_at, fields FROM records \
-                       WHERE subject_id = $1 AND collection = $2 AND id = $3";
-            let stmt = c.prepare_cached(sql).await.map_err(db)?;
+            let sql = format!("{COLS} WHERE subject_id = $1 AND collection = $2 AND id = $3");
+            let stmt = c.prepare_cached(&sql).await.map_err(db)?;
             c.query(&stmt, &[&sid, &collection, &rid]).await
         }
-        None => {
-            let sql = "SELECT id, version, created_at, updated_at, fields FROM records \
-                       WHERE subject_id = $1 AND collection = $2 ORDER BY id";
-            let stmt = c.prepare_cached(sql).await.map_err(db)?;
+        (Some(collection), None) => {
+            let sql = format!("{COLS} WHERE subject_id = $1 AND collection = $2 ORDER BY id");
+            let stmt = c.prepare_cached(&sql).await.map_err(db)?;
             c.query(&stmt, &[&sid, &collection]).await
+        }
+        (None, _) => {
+            let sql = format!("{COLS} WHERE subject_id = $1 ORDER BY collection, id");
+            let stmt = c.prepare_cached(&sql).await.map_err(db)?;
+            c.query(&stmt, &[&sid]).await
         }
     }
     .map_err(db)?;
@@ -62,7 +84,7 @@ pub(crate) async fn load_subject(
         records.push(RecordRow {
             id,
             subject,
-            collection: collection.to_owned(),
+            collection: r.get(5),
             version: r.get(1),
             created_at: from_micros(r.get(2))?,
             updated_at: from_micros(r.get(3))?,

@@ -308,6 +308,10 @@ impl Store for PgStore {
         read::erasures(&*self.client().await?).await
     }
 
+    async fn load_subject_all(&self, subject: SubjectId) -> Result<Option<SubjectData>> {
+        read::load_subject_all(&*self.client().await?, subject).await
+    }
+
     async fn ping(&self) -> Result<()> {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(db)?;

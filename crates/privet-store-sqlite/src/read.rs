@@ -51,13 +51,18 @@ pub(crate) fn load_subject(
     collection: &str,
     record: Option<RecordId>,
 ) -> Result<Option<SubjectData>> {
-    in_snapshot(c, |c| load_subject_in(c, subject, collection, record))
+    in_snapshot(c, |c| load_subject_in(c, subject, Some(collection), record))
+}
+
+/// A subject with its records of every collection (ordered by collection, then id).
+pub(crate) fn load_subject_all(c: &Connection, subject: SubjectId) -> Result<Option<SubjectData>> {
+    in_snapshot(c, |c| load_subject_in(c, subject, None, None))
 }
 
 fn load_subject_in(
     c: &Connection,
     subject: SubjectId,
-    collection: &str,
+    collection: Option<&str>,
     record: Option<RecordId>,
 ) -> Result<Option<SubjectData>> {
     let sid = &subject.as_bytes()[..];
@@ -92,7 +97,8 @@ fn load_subject_in(
         return Ok(None);
     };
     let consents = crate::consent::latest(c, subject)?;
-    let mut raw: Vec<(RecordId, i64, i64, i64, Vec<u8>)> = Vec::new();
+    type Raw = (RecordId, i64, i64, i64, Vec<u8>, String);
+    let mut raw: Vec<Raw> = Vec::new();
     let map = |r: &Row<'_>| {
         Ok((
             id16(r, 0, RecordId::from_bytes)?,
@@ -100,11 +106,12 @@ fn load_subject_in(
             r.get(2)?,
             r.get(3)?,
             r.get(4)?,
+            r.get(5)?,
         ))
     };
-    let cols = "id, version, created_at, updated_at, fields";
-    match record {
-        Some(rid) => {
+    let cols = "id, version, created_at, updated_at, fields, collection";
+    match (collection, record) {
+        (Some(collection), Some(rid)) => {
             let sql = format!(
                 "SELECT {cols} FROM records WHERE subject_id = ?1 AND collection = ?2 AND id = ?3"
             );
@@ -114,7 +121,7 @@ fn load_subject_in(
                 raw.push(r.map_err(backend)?);
             }
         }
-        None => {
+        (Some(collection), None) => {
             let sql = format!(
                 "SELECT {cols} FROM records WHERE subject_id = ?1 AND collection = ?2 ORDER BY id"
             );
@@ -126,15 +133,23 @@ fn load_subject_in(
                 raw.push(r.map_err(backend)?);
             }
         }
+        (None, _) => {
+            let sql =
+                format!("SELECT {cols} FROM records WHERE subject_id = ?1 ORDER BY collection, id");
+            let mut s = c.prepare_cached(&sql).map_err(backend)?;
+            for r in s.query_map(params![sid], map).map_err(backend)? {
+                raw.push(r.map_err(backend)?);
+            }
+        }
     }
     let mut records = Vec::with_capacity(raw.len());
-    for (id, version, created, updated, blob) in raw {
+    for (id, version, created, updated, blob, collection) in raw {
         let fields = privet_store::decode_fields(&blob)
             .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
         records.push(RecordRow {
             id,
             subject,
-            collection: collection.to_owned(),
+            collection,
             version,
             created_at: from_micros(created).map_err(backend)?,
             updated_at: from_micros(updated).map_err(backend)?,

@@ -291,6 +291,10 @@ impl Store for SqliteStore {
         self.read(read::erasures).await
     }
 
+    async fn load_subject_all(&self, subject: SubjectId) -> Result<Option<SubjectData>> {
+        self.read(move |c| read::load_subject_all(c, subject)).await
+    }
+
     async fn ping(&self) -> Result<()> {
         self.point_read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
     }

@@ -125,6 +125,11 @@ pub trait Store: Send + Sync + 'static {
     /// The erasure ledger: every erased subject id with its erasure time, oldest first.
     async fn erasures(&self) -> Result<Vec<(SubjectId, time::OffsetDateTime)>>;
 
+    /// Loads a subject with its records of every collection (ordered by collection, then
+    /// record id), its consents and its restriction, in one snapshot: what a subject export
+    /// reads. `None` when the subject does not exist or was erased.
+    async fn load_subject_all(&self, subject: SubjectId) -> Result<Option<SubjectData>>;
+
     /// Checks that the backend answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
 

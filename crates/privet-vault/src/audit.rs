@@ -317,18 +317,17 @@ impl Vault {
         limit: Option<u32>,
     ) -> Result<Vec<AccessLogEntry>, VaultError> {
         self.require_admin(actor).await?;
-        self.access_log_of(subject, from, limit).await
+        self.access_log_page(subject, from.unwrap_or(0), page(limit)?)
+            .await
     }
 
-    /// [`Vault::access_log`] without the admin check: for the portal, where the customer
-    /// reads their own.
-    pub(crate) async fn access_log_of(
+    /// One page of a subject's access log, no permission checked (callers check).
+    pub(crate) async fn access_log_page(
         &self,
         subject: SubjectId,
-        from: Option<u64>,
-        limit: Option<u32>,
+        from: u64,
+        limit: u32,
     ) -> Result<Vec<AccessLogEntry>, VaultError> {
-        let (from, limit) = (from.unwrap_or(0), page(limit)?);
         let leaves = self
             .inner
             .store

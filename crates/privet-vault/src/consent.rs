@@ -84,7 +84,7 @@ pub(crate) fn to_row(subject: SubjectId, e: &ConsentEvent) -> ConsentEventRow {
     }
 }
 
-fn consent_now(r: &ConsentEventRow, now: OffsetDateTime) -> ConsentNow {
+pub(crate) fn consent_now(r: &ConsentEventRow, now: OffsetDateTime) -> ConsentNow {
     let status = StoredConsents(std::slice::from_ref(r)).consent(&r.purpose);
     ConsentNow {
         purpose: r.purpose.clone(),

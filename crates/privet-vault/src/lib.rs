@@ -19,6 +19,8 @@ mod auth;
 mod clock;
 mod consent;
 mod error;
+mod export;
+mod export_format;
 mod import;
 mod monitor;
 mod portal;
@@ -38,6 +40,10 @@ pub use auth::{ADMIN_PRINCIPAL, ADMIN_ROLE, Actor, Principal};
 pub use clock::{Clock, SystemClock};
 pub use consent::{ConsentNow, ConsentOverview, Restriction};
 pub use error::{ItemErrors, VaultError};
+pub use export::{
+    ExportCollection, ExportPurpose, ExportRecord, ExportValue, SUBJECT_ACCESS, SubjectExport,
+};
+pub use export_format::ExportFormat;
 pub use import::ImportOutcome;
 pub use monitor::{
     Alert, AlertKind, MAX_THRESHOLD, MONITOR_ACTOR, Monitor, MonitorConfig, MonitorObserver,

@@ -295,7 +295,7 @@ impl Vault {
         let (mut from, mut scanned) = (0, 0);
         while scanned < ACCESS_LOG_SCAN {
             let page = self
-                .access_log_of(session.subject, Some(from), Some(crate::MAX_AUDIT_PAGE))
+                .access_log_page(session.subject, from, crate::MAX_AUDIT_PAGE)
                 .await?;
             let Some(last) = page.last() else { break };
             from = last.index + 1;

@@ -169,6 +169,9 @@ impl Store for Unaudited {
     async fn erasures(&self) -> privet_store::Result<Vec<(SubjectId, OffsetDateTime)>> {
         self.0.erasures().await
     }
+    async fn load_subject_all(&self, s: SubjectId) -> privet_store::Result<Option<SubjectData>> {
+        self.0.load_subject_all(s).await
+    }
     async fn ping(&self) -> privet_store::Result<()> {
         self.0.ping().await
     }

@@ -1,11 +1,11 @@
-//! `privet subject put|get|find|erase`: the vault's subject use cases from the terminal.
+//! `privet subject put|get|find|erase|export`: the vault's subject use cases from the terminal.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use privet_core::SubjectId;
-use privet_vault::{Actor, SubjectView};
+use privet_vault::{Actor, ExportFormat, SubjectView};
 use serde_json::{Map, Value};
 
 use crate::DirArg;
@@ -59,6 +59,21 @@ pub(crate) enum Command {
         /// Confirm: erasure cannot be undone.
         #[arg(long)]
         yes: bool,
+    },
+    /// Export everything held about a subject (purpose `subject_access`, audited).
+    Export {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Subject id (`sub_…`).
+        id: String,
+        /// `json`, `csv` (a zip of CSV files: one per collection, consents, consent history,
+        /// access log) or `html` (one readable page).
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Write to this new file (created with mode 0600; an existing file is not
+        /// overwritten) instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
     },
 }
 
@@ -122,8 +137,50 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
             vault.erase_subject(&Actor::cli(), id).await?;
             println!("erased {id}");
         }
+        Command::Export {
+            dir,
+            id,
+            format,
+            out,
+        } => {
+            let id: SubjectId = id.parse()?;
+            let Some(format) = ExportFormat::parse(&format) else {
+                bail!("--format must be json, csv or html, not `{format}`");
+            };
+            if out.is_none() && format == ExportFormat::CsvZip && std::io::stdout().is_terminal() {
+                bail!("a zip is not for a terminal: give --out FILE or redirect standard output");
+            }
+            let vault = crate::open::open(&Config::load(&dir.dir)?).await?;
+            let bytes = vault
+                .export_subject(&Actor::cli(), id)
+                .await?
+                .render(format)?;
+            match out {
+                Some(path) => {
+                    write_private(&path, &bytes)?;
+                    eprintln!("wrote the export of {id} to {}", path.display());
+                }
+                None => std::io::stdout()
+                    .write_all(&bytes)
+                    .context("cannot write to standard output")?,
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Creates `path` (which must not exist) readable by its owner only, and writes `bytes`.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn print_views(views: &[SubjectView], json: bool) -> Result<()> {

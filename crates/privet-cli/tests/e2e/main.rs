@@ -169,6 +169,7 @@ mod durability;
 mod faults;
 mod monitoring;
 mod postgres;
+mod rights;
 mod routes;
 mod tls;
 

@@ -44,6 +44,11 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Params {
 }
 
 impl Params {
+    /// A text parameter, if given.
+    pub(crate) fn text(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
     /// A non-negative integer parameter, if given.
     fn number(&self, name: &str) -> Result<Option<u64>, Problem> {
         match self.0.get(name) {

@@ -16,12 +16,14 @@ use crate::{ApiKeyRow, IndexEntry, Op, RecordRow, Store, StoreError, SubjectRow,
 mod audit;
 mod batches;
 mod consent;
+mod export;
 mod portal;
 mod principals;
 
 pub use audit::*;
 pub use batches::*;
 pub use consent::*;
+pub use export::*;
 pub use portal::*;
 pub use principals::*;
 
@@ -62,6 +64,7 @@ macro_rules! store_conformance_tests {
             failed_write_sets_leave_no_trace_in_the_audit_tree,
             audit_leaves_are_found_by_subject,
             checkpoints_are_kept_in_size_order,
+            a_whole_subject_loads_with_every_collection_in_order,
             a_portal_token_is_spent_once_and_forgotten_after_it_expired,
         );
     };
