@@ -19,9 +19,6 @@ use crate::consent::StoredConsents;
 use crate::seal::Released;
 use crate::{AccessLogEntry, PortalSession, Vault, VaultError};
 
-/// The purpose a customer's own reads are recorded under.
-pub(crate) const SUBJECT_ACCESS: &str = "subject_access";
-
 /// How many access-log entries the portal scans at most (the newest of them are shown).
 const ACCESS_LOG_SCAN: usize = 10_000;
 
@@ -176,7 +173,7 @@ impl Vault {
             let mut e = self.entry(&actor, action);
             e.subject = Some(session.subject);
             e.collection = Some(coll.name.clone());
-            e.purpose = Some(SUBJECT_ACCESS.into());
+            e.purpose = Some(crate::SUBJECT_ACCESS.into());
             e.fields = coll.fields().map(|f| f.name.clone()).collect();
             e.decision = Decision::Allowed;
             e.reason = Some("portal".into());
@@ -282,6 +279,17 @@ impl Vault {
         self.stage_consents(&mut w, &actor, session.subject, &events);
         self.inner.store.apply(w).await?;
         Ok(())
+    }
+
+    /// Everything held about the session's customer, as [`Vault::export_subject`] gives it
+    /// to an admin (and audited the same way, with the actor `portal:sub_…`).
+    pub async fn portal_export(
+        &self,
+        session: &PortalSession,
+        request_id: Option<RequestId>,
+    ) -> Result<crate::SubjectExport, VaultError> {
+        self.export_subject_as(&session.actor(request_id), session.subject)
+            .await
     }
 
     /// The customer's access log, newest first, at most `limit` entries: who used their

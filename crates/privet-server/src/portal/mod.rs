@@ -37,8 +37,8 @@ use crate::extract::{bearer, gpc};
 use crate::problem::Problem;
 use crate::routes::subjects::subject_id;
 use pages::{
-    ActivityPage, ConsentsPage, DataPage, Layout, MessagePage, activity_view, consent_view,
-    data_view, render,
+    ActivityPage, ConsentsPage, DataPage, ExportPage, Layout, MessagePage, activity_view,
+    consent_view, data_view, render,
 };
 
 /// The session cookie's name.
@@ -89,6 +89,9 @@ pub(crate) fn router(vault: Vault, config: &PortalConfig) -> Router<Vault> {
         .route("/portal", get(data_page))
         .route("/portal/consents", get(consents_page).post(change_consent))
         .route("/portal/activity", get(activity_page))
+        .route("/portal/export", get(export_page))
+        .route("/portal/export.json", get(export_json))
+        .route("/portal/export.zip", get(export_zip))
         .route("/portal/logout", post(logout))
         .route("/portal/link/{token}", get(open_link))
         .route("/portal/style.css", get(stylesheet))
@@ -209,9 +212,7 @@ async fn open_link(
         .await
     {
         Ok(session) => {
-            let max_age = (session.expires_at - time::OffsetDateTime::now_utc())
-                .whole_seconds()
-                .max(0);
+            let max_age = s.config.session_ttl.whole_seconds().max(0);
             let cookie = format!(
                 "{SESSION_COOKIE}={}; HttpOnly; Secure; SameSite=Strict; Path=/portal; Max-Age={max_age}",
                 session.cookie_value()
@@ -571,6 +572,50 @@ async fn activity_page(State(s): State<PortalState>, c: Customer) -> Response {
             },
         ),
         Err(e) => subject_failure(&e),
+    }
+}
+
+async fn export_page(c: Customer) -> Response {
+    render(
+        StatusCode::OK,
+        &ExportPage {
+            l: c.layout("Download your data", "export"),
+        },
+    )
+}
+
+async fn export_json(State(s): State<PortalState>, c: Customer) -> Response {
+    download(&s, &c, privet_vault::ExportFormat::Json, "my-data.json").await
+}
+
+async fn export_zip(State(s): State<PortalState>, c: Customer) -> Response {
+    download(&s, &c, privet_vault::ExportFormat::CsvZip, "my-data.zip").await
+}
+
+/// The customer's export as an attachment (audited as an export by `portal:sub_…`).
+async fn download(
+    s: &PortalState,
+    c: &Customer,
+    format: privet_vault::ExportFormat,
+    name: &'static str,
+) -> Response {
+    let export = match s.vault.portal_export(&c.session, c.request_id).await {
+        Ok(e) => e,
+        Err(e) => return subject_failure(&e),
+    };
+    match export.render(format) {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, format.media_type().to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => failure(&e),
     }
 }
 

@@ -105,6 +105,12 @@ pub(crate) struct ConsentView {
 }
 
 #[derive(Template)]
+#[template(path = "portal/export.html")]
+pub(crate) struct ExportPage {
+    pub(crate) l: Layout,
+}
+
+#[derive(Template)]
 #[template(path = "portal/activity.html")]
 pub(crate) struct ActivityPage {
     pub(crate) l: Layout,
