@@ -168,6 +168,7 @@ mod consent;
 mod durability;
 mod faults;
 mod monitoring;
+mod portal;
 mod postgres;
 mod rights;
 mod routes;

@@ -270,8 +270,14 @@ pub(crate) fn activity_view(e: AccessLogEntry, schema: &privet_vault::Schema) ->
         }
     };
     let denied = matches!(e.decision, privet_audit::Decision::Denied);
+    let portal_reason = e
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.starts_with("portal_"));
     let what = match (action.as_str(), denied) {
         (_, true) => "Asked, and was refused",
+        ("subject_export", _) => "Exported all your data",
+        _ if portal_reason => "Privacy page",
         ("subject_create", _) => "Created your record",
         ("subject_read", _) => "Read your profile",
         ("subject_update", _) => "Changed your profile",
