@@ -120,12 +120,38 @@ impl Vault {
         session: &PortalSession,
         request_id: Option<RequestId>,
     ) -> Result<Vec<PortalCollection>, VaultError> {
+        self.portal_collections(session, request_id, false).await
+    }
+
+    /// The customer's profile alone (for the rectification form), audited like
+    /// [`Vault::portal_data`].
+    pub async fn portal_profile(
+        &self,
+        session: &PortalSession,
+        request_id: Option<RequestId>,
+    ) -> Result<PortalCollection, VaultError> {
+        self.portal_collections(session, request_id, true)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(VaultError::NoProfile)
+    }
+
+    async fn portal_collections(
+        &self,
+        session: &PortalSession,
+        request_id: Option<RequestId>,
+        profile_only: bool,
+    ) -> Result<Vec<PortalCollection>, VaultError> {
         let actor = session.actor(request_id);
         let schema = &self.inner.schema;
         let mut out = Vec::new();
         let mut w = WriteSet::new().op(Op::RequireSubject(session.subject));
         let mut collections: Vec<_> = schema.collections().collect();
         collections.sort_by_key(|c| c.kind != CollectionKind::Profile);
+        if profile_only {
+            collections.retain(|c| c.kind == CollectionKind::Profile);
+        }
         for coll in collections {
             let data = self
                 .inner
@@ -279,6 +305,25 @@ impl Vault {
         self.stage_consents(&mut w, &actor, session.subject, &events);
         self.inner.store.apply(w).await?;
         Ok(())
+    }
+
+    /// Corrects the customer's profile (right to rectification): `changes` go through the
+    /// normal validated write path — schema validation, the lawful-basis check, one audited
+    /// transaction — as the customer (`portal:sub_…`). Invalid values fail with
+    /// [`VaultError::Invalid`] naming each field, and nothing is changed.
+    pub async fn portal_rectify(
+        &self,
+        session: &PortalSession,
+        changes: &serde_json::Map<String, serde_json::Value>,
+        request_id: Option<RequestId>,
+    ) -> Result<(), VaultError> {
+        // The customer may correct any field of their own profile: the write is decided by
+        // the schema and the lawful-basis rules, not by an API role.
+        let actor = crate::Actor {
+            authority: crate::auth::Authority::Operator,
+            ..session.actor(request_id)
+        };
+        self.update_subject(&actor, session.subject, changes).await
     }
 
     /// Everything held about the session's customer, as [`Vault::export_subject`] gives it

@@ -17,6 +17,7 @@
 //!   here logs a value.
 
 mod pages;
+mod rectify;
 
 use std::sync::Arc;
 
@@ -89,6 +90,7 @@ pub(crate) fn router(vault: Vault, config: &PortalConfig) -> Router<Vault> {
         .route("/portal", get(data_page))
         .route("/portal/consents", get(consents_page).post(change_consent))
         .route("/portal/activity", get(activity_page))
+        .route("/portal/rectify", get(rectify::page).post(rectify::submit))
         .route("/portal/export", get(export_page))
         .route("/portal/export.json", get(export_json))
         .route("/portal/export.zip", get(export_zip))

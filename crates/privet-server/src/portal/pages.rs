@@ -105,6 +105,29 @@ pub(crate) struct ConsentView {
 }
 
 #[derive(Template)]
+#[template(path = "portal/rectify.html")]
+pub(crate) struct RectifyPage {
+    pub(crate) l: Layout,
+    pub(crate) error: Option<String>,
+    pub(crate) done: Option<String>,
+    pub(crate) fields: Vec<EditField>,
+}
+
+/// One profile field in the rectification form.
+pub(crate) struct EditField {
+    pub(crate) name: String,
+    pub(crate) label: String,
+    pub(crate) required: bool,
+    pub(crate) multiline: bool,
+    pub(crate) hint: Option<String>,
+    pub(crate) autocomplete: Option<&'static str>,
+    /// The value shown: the stored one, or what the customer submitted.
+    pub(crate) value: String,
+    /// What is wrong with the submitted value.
+    pub(crate) error: Option<String>,
+}
+
+#[derive(Template)]
 #[template(path = "portal/export.html")]
 pub(crate) struct ExportPage {
     pub(crate) l: Layout,

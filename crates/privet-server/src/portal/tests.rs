@@ -523,3 +523,100 @@ async fn the_export_downloads_as_json_for_the_signed_in_customer() {
     assert_eq!(v["subject"], env.subject.as_str());
     assert!(body.contains(EMAIL));
 }
+
+async fn profile_email(env: &Env) -> String {
+    let v = env
+        .vault
+        .read_subject(
+            &Actor::cli(),
+            env.subject.parse().unwrap(),
+            Some("essential.service"),
+        )
+        .await
+        .unwrap();
+    v.data["email"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn invalid_corrections_are_shown_inline_and_change_nothing() {
+    let env = Env::new().await;
+    let cookie = env.sign_in().await;
+    let csrf = env.csrf(&cookie).await;
+    let (status, _, page) = env.get("/portal/rectify", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(r#"<label for="f-email">Email (required)</label>"#),
+        "{page}"
+    );
+    assert!(page.contains(EMAIL), "the form shows the stored value");
+    let form = format!(
+        "csrf={csrf}&f.email=not-an-email&f.name=Jane+Correct&f.phone=12&f.birth_date=1985-13-45&f.gender=robot"
+    );
+    let (status, headers, body) = env
+        .post_form("/portal/rectify", &cookie, &form, false)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_security_headers(&headers);
+    assert!(body.contains(r#"role="alert""#) && body.contains("Nothing was changed"));
+    for field in ["email", "phone", "birth_date", "gender"] {
+        assert!(
+            body.contains(&format!(
+                r#"aria-invalid="true" aria-describedby="e-{field}""#
+            )),
+            "{field} not marked invalid: {body}"
+        );
+        assert!(body.contains(&format!(r#"<p class="field-error" id="e-{field}">"#)));
+    }
+    // The valid change in the same form was not applied either, and the submitted text is
+    // kept in the form for the customer to fix.
+    assert!(!body.contains(r#"id="e-name""#));
+    assert!(body.contains(r#"value="not-an-email""#) && body.contains("Jane Correct"));
+    assert_eq!(profile_email(&env).await, EMAIL);
+    let v = env
+        .vault
+        .read_subject(
+            &Actor::cli(),
+            env.subject.parse().unwrap(),
+            Some("essential.service"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.data["name"], "Jane Portal");
+}
+
+#[tokio::test]
+async fn a_valid_correction_is_saved_as_the_customer() {
+    let env = Env::new().await;
+    let cookie = env.sign_in().await;
+    let csrf = env.csrf(&cookie).await;
+    // Without the CSRF token: refused, nothing changed.
+    let (status, _, _) = env
+        .post_form(
+            "/portal/rectify",
+            &cookie,
+            "csrf=x&f.email=new%40example.com",
+            false,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(profile_email(&env).await, EMAIL);
+    let form = format!("csrf={csrf}&f.email=jane.new%40example.com&f.name=Jane+Portal");
+    let (status, headers, _) = env
+        .post_form("/portal/rectify", &cookie, &form, false)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/portal/rectify?updated=1");
+    assert_eq!(profile_email(&env).await, "jane.new@example.com");
+    let log = env
+        .vault
+        .access_log(&Actor::cli(), env.subject.parse().unwrap(), None, None)
+        .await
+        .unwrap();
+    let update = log
+        .iter()
+        .rev()
+        .find(|e| e.action == privet_audit::Action::SubjectUpdate)
+        .unwrap();
+    assert_eq!(update.actor, format!("portal:{}", env.subject));
+    assert_eq!(update.fields, vec!["email".to_owned()], "only what changed");
+}
