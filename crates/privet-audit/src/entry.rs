@@ -47,6 +47,9 @@ pub enum Action {
     PrincipalUnsuspend,
     /// Everything held about a subject was exported (purpose `subject_access`).
     SubjectExport,
+    /// A data-subject rights request was created or took a step (`reason`:
+    /// `step:kind:status:request id`).
+    RightsRequest,
 }
 
 /// The outcome of the policy decision for this access.

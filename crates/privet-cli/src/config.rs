@@ -78,7 +78,7 @@ signing_key_file = "{AUDIT_KEY_FILE}"
 # How often `privet serve` signs a checkpoint when the log grew: "30s", "5m", "1h";
 # "0" turns the timer off (PRIVET_CHECKPOINT_INTERVAL).
 checkpoint_interval = "{CHECKPOINT_INTERVAL}"
-{monitoring}
+{monitoring}{requests}
 [portal]
 # The privacy portal's public origin, which the links of POST /v1/subjects/{{id}}/portal-links
 # start with (PRIVET_PORTAL_URL). Unset: http:// and the Host the request came to.
@@ -87,7 +87,8 @@ checkpoint_interval = "{CHECKPOINT_INTERVAL}"
 link_ttl = "15m"
 session_ttl = "30m"
 "#,
-        monitoring = crate::monitoring::DEFAULT_TEXT
+        monitoring = crate::monitoring::DEFAULT_TEXT,
+        requests = crate::requests::DEFAULT_TEXT
     )
 }
 
@@ -107,6 +108,8 @@ struct RawConfig {
     metrics: RawMetrics,
     #[serde(default)]
     audit: RawAudit,
+    #[serde(default)]
+    requests: crate::requests::RawRequests,
     #[serde(default)]
     portal: RawPortal,
 }
@@ -246,6 +249,8 @@ pub(crate) struct Config {
     pub(crate) checkpoint_interval: Option<Duration>,
     /// The consent-receipt signing key's file.
     pub(crate) receipt_key_file: PathBuf,
+    /// Rights requests: default regime, notification webhook.
+    pub(crate) requests: crate::requests::Requests,
     /// The privacy portal's settings.
     pub(crate) portal: privet_server::PortalConfig,
 }
@@ -351,6 +356,7 @@ impl Config {
                         .receipt_signing_key_file
                         .unwrap_or_else(|| RECEIPT_KEY_FILE.into()))
                 }),
+            requests: crate::requests::Requests::from_raw(raw.requests, dir)?,
             portal: portal_config(raw.portal)?,
         })
     }

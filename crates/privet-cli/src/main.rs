@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod monitoring;
 mod open;
+mod requests;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +75,10 @@ enum Command {
     /// Measure Privet against a baseline in the same run (build with --release).
     #[command(subcommand)]
     Bench(commands::bench::Command),
+    /// Data-subject rights requests: list (by due date, overdue marked), show, create,
+    /// verify, extend, reject, complete (which fulfils the request).
+    #[command(subcommand)]
+    Request(commands::request::Command),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +102,7 @@ fn main() -> ExitCode {
             Command::Demo(a) => commands::demo::run(a).await,
             Command::Schema(c) => commands::schema::run(c),
             Command::Subject(c) => commands::subject::run(c).await,
+            Command::Request(c) => commands::request::run(c).await,
             Command::Consent(c) => commands::consent::run(c).await,
             Command::Principal(c) => commands::principal::principal(c).await,
             Command::Role(c) => commands::principal::role(c).await,

@@ -100,7 +100,7 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     }
 }
 
-fn duration(key: &str, value: Option<String>, default: Duration) -> Result<Duration> {
+pub(crate) fn duration(key: &str, value: Option<String>, default: Duration) -> Result<Duration> {
     match value {
         None => Ok(default),
         Some(v) => parse_duration(&v).with_context(|| {

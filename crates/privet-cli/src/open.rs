@@ -37,7 +37,9 @@ pub(crate) async fn open(config: &Config) -> Result<Vault> {
     let keys = load_keys(config)?;
     let store = open_store(&config.store).await?;
     let vault = Vault::open(schema, store, keys, Arc::new(SystemClock)).await?;
-    Ok(vault.with_signers(load_signers(config)?))
+    Ok(vault
+        .with_signers(load_signers(config)?)
+        .with_default_regime(config.requests.default_regime))
 }
 
 /// A signing key from its file; `None` if the file does not exist (a vault made before

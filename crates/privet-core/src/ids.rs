@@ -121,6 +121,10 @@ typed_id!(
     /// A data-subject rights request. (`dsr_`, not `req_`: `req_` names an API request.)
     RightsRequestId, "dsr_", "rights request"
 );
+typed_id!(
+    /// A queued notification (outbox message).
+    MessageId, "msg_", "message"
+);
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod consent;
+pub mod erasure;
 pub mod grant;
 pub mod ids;
 pub mod mask;
@@ -27,7 +28,8 @@ pub use consent::{
 };
 pub use grant::{Access, Grant, Grants, Role, RoleErrors, RoleProblem};
 pub use ids::{
-    IdParseError, PrincipalId, ReceiptId, RecordId, RequestId, RightsRequestId, SubjectId,
+    IdParseError, MessageId, PrincipalId, ReceiptId, RecordId, RequestId, RightsRequestId,
+    SubjectId,
 };
 pub use mask::{mask, token_input};
 pub use policy::{

@@ -67,6 +67,28 @@ pub(crate) fn dek_aad(subject: &SubjectId, version: KeyVersion) -> [u8; DEK_AAD_
     out
 }
 
+/// Label opening the AAD of a wrapped retention-class subject key (layout v1).
+const CLASS_DEK_AAD_LABEL: &[u8] = b"privet/class-dek/v1";
+
+/// The AAD of a subject's key of a retention class (e.g. `legal_obligation`):
+/// `"privet/class-dek/v1"` || subject id (16 bytes) || master-key version (u32 BE) ||
+/// class length (u32 BE) || class. The label differs from the subject key's, so a class key
+/// never unwraps as the subject key or as another class's key.
+pub(crate) fn class_dek_aad(
+    subject: &SubjectId,
+    version: KeyVersion,
+    class: &str,
+) -> Result<Vec<u8>, CryptoError> {
+    let n = u32::try_from(class.len()).map_err(|_| CryptoError::InputTooLarge)?;
+    let mut out = Vec::with_capacity(CLASS_DEK_AAD_LABEL.len() + 16 + 4 + 4 + class.len());
+    out.extend_from_slice(CLASS_DEK_AAD_LABEL);
+    out.extend_from_slice(subject.as_bytes());
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(&n.to_be_bytes());
+    out.extend_from_slice(class.as_bytes());
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +160,26 @@ mod tests {
         assert_eq!(got.as_slice(), want.as_slice());
         assert_ne!(dek_aad(&sub, KeyVersion(1)), got);
         assert_ne!(dek_aad(&SubjectId::new(), KeyVersion(2)), got);
+    }
+
+    #[test]
+    fn class_dek_aad_binds_subject_version_and_class() {
+        let sub = SubjectId::from_bytes([0x44; 16]);
+        let got = class_dek_aad(&sub, KeyVersion(3), "legal_obligation").unwrap();
+        let mut want = b"privet/class-dek/v1".to_vec();
+        want.extend_from_slice(&[0x44; 16]);
+        want.extend_from_slice(&[0, 0, 0, 3]);
+        want.extend_from_slice(&[0, 0, 0, 16]);
+        want.extend_from_slice(b"legal_obligation");
+        assert_eq!(got, want);
+        assert_ne!(class_dek_aad(&sub, KeyVersion(3), "other").unwrap(), got);
+        assert_ne!(
+            class_dek_aad(&sub, KeyVersion(2), "legal_obligation").unwrap(),
+            got
+        );
+        assert_ne!(
+            class_dek_aad(&SubjectId::new(), KeyVersion(3), "legal_obligation").unwrap(),
+            got
+        );
     }
 }

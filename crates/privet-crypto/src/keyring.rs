@@ -9,7 +9,7 @@ use hmac::Mac;
 use privet_core::SubjectId;
 use zeroize::Zeroizing;
 
-use crate::aad::dek_aad;
+use crate::aad::{class_dek_aad, dek_aad};
 use crate::blind::{BLIND_INDEX_LEN, BlindIndexKeys};
 use crate::error::CryptoError;
 use crate::field::{SubjectKey, open, seal};
@@ -201,6 +201,43 @@ impl Keyring {
         if plain.expose().len() != KEY_LEN {
             return Err(CryptoError::Decrypt);
         }
+        key.copy_from_slice(plain.expose());
+        Ok(SubjectKey::from_bytes(key))
+    }
+
+    /// Wraps a subject's key of retention class `class` (e.g. `legal_obligation`) under the
+    /// current version, bound to `subject`, `class` and the version (AAD
+    /// `"privet/class-dek/v1"`, see the crate docs): a second key per subject, so that
+    /// erasing the subject can destroy its own key while records the law obliges the business
+    /// to keep stay readable under this one.
+    pub fn wrap_class_key(
+        &self,
+        subject: &SubjectId,
+        class: &str,
+        key: &SubjectKey,
+    ) -> Result<WrappedKey, CryptoError> {
+        let version = self.current;
+        let aad = class_dek_aad(subject, version, class)?;
+        let bytes = seal(&self.keys(version)?.wrap, &aad, key.expose())?;
+        Ok(WrappedKey { version, bytes })
+    }
+
+    /// Unwraps a key wrapped by [`Keyring::wrap_class_key`] for `subject` and `class` under
+    /// any version held. Errors as [`Keyring::unwrap_subject_key`]; a subject key, another
+    /// class's key or another subject's key is an opaque [`CryptoError::Decrypt`].
+    pub fn unwrap_class_key(
+        &self,
+        subject: &SubjectId,
+        class: &str,
+        wrapped: &WrappedKey,
+    ) -> Result<SubjectKey, CryptoError> {
+        let keys = self.keys(wrapped.version)?;
+        let aad = class_dek_aad(subject, wrapped.version, class)?;
+        let plain = open(&keys.wrap, &aad, &wrapped.bytes)?;
+        if plain.expose().len() != KEY_LEN {
+            return Err(CryptoError::Decrypt);
+        }
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
         key.copy_from_slice(plain.expose());
         Ok(SubjectKey::from_bytes(key))
     }

@@ -19,7 +19,9 @@
 //! - Field ciphertext and wrapped keys: `0x01` || 12-byte random nonce || AES-256-GCM
 //!   ciphertext || 16-byte tag. The first byte names the algorithm and AAD layout.
 //! - Field AAD: `"privet/field/v1"` then collection, record id, field and subject id, each
-//!   length-prefixed (u32 BE). Wrapped-key AAD: `"privet/dek/v1"` || subject id || version.
+//!   length-prefixed (u32 BE). Wrapped-key AAD: `"privet/dek/v1"` || subject id || version;
+//!   a retention-class key's: `"privet/class-dek/v1"` || subject id || version || class
+//!   (length-prefixed u32 BE).
 //! - Derived keys: HKDF-SHA256 over a master key with labels `"privet dek-wrap v1"`,
 //!   `"privet key-check v1"`, `"privet blind-index v1"` (+ collection and field, each
 //!   length-prefixed u64 BE), `"privet api-key v1"` and `"privet token v1"` (+ role name,

@@ -18,6 +18,7 @@
 
 mod extract;
 mod metrics;
+mod notify;
 mod openapi;
 mod portal;
 pub mod problem;
@@ -26,6 +27,7 @@ mod routes;
 mod webhook;
 
 pub use metrics::{Metrics, MetricsAccess};
+pub use notify::{NotifyConfig, WebhookSender, deliver_notifications};
 pub use portal::{CONTENT_SECURITY_POLICY, PortalConfig, SESSION_COOKIE};
 pub use router::{ServerConfig, router, serve};
 pub use webhook::{Observer, SIGNATURE_HEADER, WebhookConfig, WebhookError};

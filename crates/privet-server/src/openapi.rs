@@ -7,7 +7,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{admin, audit, consents, exports, health, monitoring, records, subjects};
+use crate::routes::{
+    admin, audit, consents, exports, health, monitoring, records, requests, subjects,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +25,8 @@ use crate::routes::{admin, audit, consents, exports, health, monitoring, records
         audit::access_log,
         health::healthz, health::readyz,
         exports::export,
+        requests::create, requests::list, requests::show, requests::verify, requests::extend,
+        requests::reject, requests::complete,
     ),
     modifiers(&BearerAuth),
 )]

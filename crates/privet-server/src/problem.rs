@@ -72,6 +72,18 @@ pub enum ProblemKind {
     IntegrityFailure,
     /// Anything else.
     Internal,
+    /// Unknown rights request.
+    RequestNotFound,
+    /// A rights request that is not well-formed: unknown kind, regime or status, a purpose
+    /// missing or out of place, an empty or overlong reason (`code` says which).
+    InvalidRightsRequest,
+    /// A step the request's status does not allow: completing or rejecting a closed
+    /// request, completing an unverified one, verifying twice (`code` says which).
+    RequestStateConflict,
+    /// A second extension: the deadline is already at the legal maximum.
+    ExtensionLimit,
+    /// The subject was erased already.
+    AlreadyErased,
 }
 
 impl ProblemKind {
@@ -195,6 +207,26 @@ impl ProblemKind {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "No proof for these tree sizes",
             ),
+            RequestNotFound => (
+                "request-not-found",
+                StatusCode::NOT_FOUND,
+                "Rights request not found",
+            ),
+            InvalidRightsRequest => (
+                "invalid-rights-request",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid rights request",
+            ),
+            RequestStateConflict => (
+                "request-state-conflict",
+                StatusCode::CONFLICT,
+                "Not possible in the request's status",
+            ),
+            ExtensionLimit => (
+                "extension-limit",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Deadline already at the legal maximum",
+            ),
             IntegrityFailure => (
                 "integrity-failure",
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -204,6 +236,11 @@ impl ProblemKind {
                 "internal",
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal error",
+            ),
+            AlreadyErased => (
+                "already-erased",
+                StatusCode::CONFLICT,
+                "Subject already erased",
             ),
         }
     }
@@ -377,8 +414,27 @@ impl From<VaultError> for Problem {
             VaultError::PrincipalNotFound(_) => Problem::new(K::PrincipalNotFound, detail),
             VaultError::AlreadyExists(_) => Problem::new(K::AlreadyExists, detail),
             VaultError::Integrity { .. } => Problem::internal(K::IntegrityFailure, &detail),
+            VaultError::AlreadyErased { at, .. } => Problem::new(K::AlreadyErased, detail).with(
+                "erased_at",
+                Value::String(
+                    at.format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
+                ),
+            ),
             VaultError::Audit(privet_vault::AuditError::Proof(_)) => {
                 Problem::new(K::InvalidProofRequest, detail)
+            }
+            VaultError::RequestNotFound(_) => Problem::new(K::RequestNotFound, detail),
+            VaultError::Request(ref e) => {
+                use privet_core::RequestError as R;
+                let kind = match e {
+                    R::ExtensionLimit { .. } => K::ExtensionLimit,
+                    R::BadTransition { .. } | R::Closed(_) | R::NotVerified => {
+                        K::RequestStateConflict
+                    }
+                    _ => K::InvalidRightsRequest,
+                };
+                Problem::new(kind, detail).with("code", Value::String(e.code().to_owned()))
             }
             ref err if err.is_unavailable() => {
                 tracing::warn!(cause = %err, "store unavailable");

@@ -128,6 +128,18 @@ pub fn router(vault: Vault, config: &ServerConfig) -> Router {
             get(routes::records::read),
         )
         .route("/v1/subjects/{id}/export", get(routes::exports::export))
+        .route(
+            "/v1/requests",
+            post(routes::requests::create).get(routes::requests::list),
+        )
+        .route("/v1/requests/{id}", get(routes::requests::show))
+        .route("/v1/requests/{id}/verify", post(routes::requests::verify))
+        .route("/v1/requests/{id}/extend", post(routes::requests::extend))
+        .route("/v1/requests/{id}/reject", post(routes::requests::reject))
+        .route(
+            "/v1/requests/{id}/complete",
+            post(routes::requests::complete),
+        )
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(middleware::from_fn_with_state(
             config.body_limit,

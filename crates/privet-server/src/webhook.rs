@@ -106,7 +106,7 @@ pub(crate) fn alert_body(alert: &Alert) -> Vec<u8> {
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 struct Inner {
     uri: Uri,
@@ -127,7 +127,7 @@ enum Failure {
     Permanent(StatusCode),
 }
 
-fn client(uri: &Uri) -> Result<HttpClient, WebhookError> {
+pub(crate) fn client(uri: &Uri) -> Result<HttpClient, WebhookError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -86,6 +86,7 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
             .await
             .map_err(db)?;
             consent::delete_subject(tx, id).await?;
+            crate::retained::erase_unused_keys(tx, id).await?;
             tx.execute(
                 &tx.prepare_cached("DELETE FROM records WHERE subject_id = $1")
                     .await
@@ -168,6 +169,25 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
         Op::PutRole(r) => principals::put_role(tx, r).await,
         Op::ReplaceRole(r) => principals::replace_role(tx, r).await,
         Op::PutCheckpoint(row) => crate::audit::put_checkpoint(tx, row).await,
+        Op::PutRightsRequest {
+            request,
+            events,
+            expected_version,
+        } => crate::rights::put_request(tx, request, events, *expected_version).await,
+        Op::QueueMessage(m) => crate::rights::queue(tx, m).await,
+        Op::DeleteMessage(id) => crate::rights::delete_message(tx, *id).await,
+        Op::DeferMessage {
+            id,
+            attempts,
+            next_attempt_at,
+            last_error,
+        } => crate::rights::defer_message(tx, *id, *attempts, *next_attempt_at, last_error).await,
+        Op::PutRetainedKey(k) => crate::retained::put_key(tx, k).await,
+        Op::RetainRecords {
+            subject,
+            class,
+            records,
+        } => crate::retained::retain_records(tx, *subject, class, records).await,
         Op::SpendPortalToken { id, expires_at, at } => {
             spend_portal_token(tx, id, *expires_at, *at).await
         }

@@ -25,6 +25,8 @@ mod error;
 mod migrate;
 mod principals;
 mod read;
+mod retained;
+mod rights;
 mod store;
 mod tls;
 

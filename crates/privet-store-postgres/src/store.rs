@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use privet_audit::{Frontier, Hash, Subtree};
-use privet_core::{RecordId, SubjectId};
+use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 use privet_store::{
-    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, PrincipalRow, Result, RoleRow, Store,
+    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, OutboxRow, PrincipalRow, RequestEventRow,
+    RequestFilter, Result, RetainedData, RetainedKeyRow, RightsRequestRow, RoleRow, Store,
     StoreError, StoredLeaf, SubjectData, WriteSet,
 };
 use time::OffsetDateTime;
@@ -316,6 +317,42 @@ impl Store for PgStore {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(db)?;
         Ok(())
+    }
+
+    async fn rights_request(
+        &self,
+        id: RightsRequestId,
+    ) -> Result<Option<(RightsRequestRow, Vec<RequestEventRow>)>> {
+        crate::rights::request(&*self.client().await?, id).await
+    }
+
+    async fn rights_requests(
+        &self,
+        filter: &RequestFilter,
+        limit: u32,
+    ) -> Result<Vec<RightsRequestRow>> {
+        crate::rights::requests(&*self.client().await?, filter, limit).await
+    }
+
+    async fn outbox_due(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<OutboxRow>> {
+        crate::rights::outbox_due(&*self.client().await?, now, limit).await
+    }
+
+    async fn outbox_message(&self, id: MessageId) -> Result<Option<OutboxRow>> {
+        crate::rights::outbox_message(&*self.client().await?, id).await
+    }
+
+    async fn retained_keys(&self, subject: SubjectId) -> Result<Vec<RetainedKeyRow>> {
+        crate::retained::keys(&*self.client().await?, subject).await
+    }
+
+    async fn load_retained(
+        &self,
+        subject: SubjectId,
+        collection: &str,
+        record: Option<RecordId>,
+    ) -> Result<Option<RetainedData>> {
+        crate::retained::load(&*self.client().await?, subject, collection, record).await
     }
 
     async fn portal_token_spent(&self, id: &str) -> Result<bool> {

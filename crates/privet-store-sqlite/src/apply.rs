@@ -51,6 +51,7 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
             }
             index::delete_subject(c, subject)?;
             consent::delete_subject(c, id)?;
+            crate::retained::erase_unused_keys(c, id)?;
             c.execute("DELETE FROM records WHERE subject_id = ?1", [id])
                 .and_then(|_| c.execute("DELETE FROM subjects WHERE id = ?1", [id]))
                 .and_then(|_| {
@@ -105,6 +106,25 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
         Op::PutRole(r) => principals::put_role(c, r),
         Op::ReplaceRole(r) => principals::replace_role(c, r),
         Op::PutCheckpoint(row) => crate::audit::put_checkpoint(c, row),
+        Op::PutRightsRequest {
+            request,
+            events,
+            expected_version,
+        } => crate::rights::put_request(c, request, events, *expected_version),
+        Op::QueueMessage(m) => crate::rights::queue(c, m),
+        Op::DeleteMessage(id) => crate::rights::delete_message(c, *id),
+        Op::DeferMessage {
+            id,
+            attempts,
+            next_attempt_at,
+            last_error,
+        } => crate::rights::defer_message(c, *id, *attempts, *next_attempt_at, last_error),
+        Op::PutRetainedKey(k) => crate::retained::put_key(c, k),
+        Op::RetainRecords {
+            subject,
+            class,
+            records,
+        } => crate::retained::retain_records(c, *subject, class, records),
         Op::SpendPortalToken { id, expires_at, at } => spend_portal_token(c, id, *expires_at, *at),
     }
 }

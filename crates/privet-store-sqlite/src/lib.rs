@@ -20,6 +20,8 @@ mod index;
 mod migrate;
 mod principals;
 mod read;
+mod retained;
+mod rights;
 mod store;
 mod writer;
 

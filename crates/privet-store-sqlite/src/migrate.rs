@@ -21,6 +21,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_audit_proofs",
         include_str!("../migrations/0004_audit_proofs.sql"),
     ),
+    (
+        "0005_rights_requests",
+        include_str!("../migrations/0005_rights_requests.sql"),
+    ),
+    (
+        "0006_retention_keys",
+        include_str!("../migrations/0006_retention_keys.sql"),
+    ),
     ("0010_portal", include_str!("../migrations/0010_portal.sql")),
 ];
 

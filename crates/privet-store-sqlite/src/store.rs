@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use privet_audit::{Frontier, Hash, Subtree};
-use privet_core::{RecordId, SubjectId};
+use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 use privet_store::{
-    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, PrincipalRow, Result, RoleRow, Store,
+    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, OutboxRow, PrincipalRow, RequestEventRow,
+    RequestFilter, Result, RetainedData, RetainedKeyRow, RightsRequestRow, RoleRow, Store,
     StoreError, StoredLeaf, SubjectData, WriteSet,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -297,6 +298,45 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<()> {
         self.point_read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+    }
+
+    async fn rights_request(
+        &self,
+        id: RightsRequestId,
+    ) -> Result<Option<(RightsRequestRow, Vec<RequestEventRow>)>> {
+        self.point_read(|c| crate::rights::request(c, id))
+    }
+
+    async fn rights_requests(
+        &self,
+        filter: &RequestFilter,
+        limit: u32,
+    ) -> Result<Vec<RightsRequestRow>> {
+        let filter = filter.clone();
+        self.read(move |c| crate::rights::requests(c, &filter, limit))
+            .await
+    }
+
+    async fn outbox_due(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<OutboxRow>> {
+        self.read(move |c| crate::rights::outbox_due(c, now, limit))
+            .await
+    }
+
+    async fn outbox_message(&self, id: MessageId) -> Result<Option<OutboxRow>> {
+        self.point_read(|c| crate::rights::outbox_message(c, id))
+    }
+
+    async fn retained_keys(&self, subject: SubjectId) -> Result<Vec<RetainedKeyRow>> {
+        self.point_read(|c| crate::retained::keys(c, subject))
+    }
+
+    async fn load_retained(
+        &self,
+        subject: SubjectId,
+        collection: &str,
+        record: Option<RecordId>,
+    ) -> Result<Option<RetainedData>> {
+        self.point_read(|c| crate::retained::load(c, subject, collection, record))
     }
 
     async fn portal_token_spent(&self, id: &str) -> Result<bool> {

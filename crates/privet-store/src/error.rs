@@ -29,6 +29,9 @@ pub enum StoreError {
         /// The version the writer based its change on.
         expected: i64,
     },
+    /// A concurrent change to a row other than a record (a rights request) won.
+    #[error("{0} was changed concurrently")]
+    Conflict(String),
     /// A unique blind index already holds this term for another subject.
     #[error("the value of {collection}.{field} is already used by another subject")]
     UniqueViolation {

@@ -13,19 +13,22 @@ mod codec;
 pub mod conformance;
 mod error;
 mod fold;
+mod rights;
 mod rows;
 mod tiles;
 
 use async_trait::async_trait;
 use privet_audit::{Frontier, Hash, Subtree};
-use privet_core::{RecordId, SubjectId};
+use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 
 pub use codec::{CodecError, decode_fields, encode_fields, from_micros, micros};
 pub use error::StoreError;
 pub use fold::{GrantRow, fold_grants};
+pub use rights::{OutboxRow, RequestEventRow, RequestFilter, RightsRequestRow};
 pub use rows::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, IndexEntry, Op, PrincipalRow, RecordRow,
-    RestrictionRow, RoleRow, StoredLeaf, SubjectData, SubjectRow, WriteSet,
+    RestrictionRow, RetainedData, RetainedKeyRow, RetainedRecord, RoleRow, StoredLeaf, SubjectData,
+    SubjectRow, WriteSet,
 };
 pub use tiles::{
     AuditAppend, AuditHead, LeafRow, SubtreeReads, TILE_MIN_LEVEL, assemble_subtrees,
@@ -132,6 +135,37 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the backend answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
+
+    /// A rights request with its events in order, if it exists.
+    async fn rights_request(
+        &self,
+        id: RightsRequestId,
+    ) -> Result<Option<(RightsRequestRow, Vec<RequestEventRow>)>>;
+
+    /// The rights requests `filter` selects, by due date (then id), at most `limit`.
+    async fn rights_requests(
+        &self,
+        filter: &RequestFilter,
+        limit: u32,
+    ) -> Result<Vec<RightsRequestRow>>;
+
+    /// Outbox messages whose next attempt is due at `now`, oldest due first, at most `limit`.
+    async fn outbox_due(&self, now: time::OffsetDateTime, limit: u32) -> Result<Vec<OutboxRow>>;
+
+    /// Whether an outbox message is still queued (not yet delivered).
+    async fn outbox_message(&self, id: MessageId) -> Result<Option<OutboxRow>>;
+    /// A subject's retention-class keys, by class (live or erased subject; empty if none).
+    async fn retained_keys(&self, subject: SubjectId) -> Result<Vec<RetainedKeyRow>>;
+
+    /// What an erasure kept of `subject`: `None` unless the subject was erased; otherwise
+    /// the erasure time, the retention-class keys still held, and the kept records of
+    /// `collection` (one when `record` is given), oldest first, read in one snapshot.
+    async fn load_retained(
+        &self,
+        subject: SubjectId,
+        collection: &str,
+        record: Option<RecordId>,
+    ) -> Result<Option<RetainedData>>;
 
     /// Whether a portal token id was spent ([`Op::SpendPortalToken`]) and not yet forgotten.
     async fn portal_token_spent(&self, id: &str) -> Result<bool>;

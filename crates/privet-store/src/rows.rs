@@ -2,7 +2,9 @@
 //! an audit leaf: nothing a store sees can be read without keys it never has.
 
 use privet_audit::{AuditEntry, Leaf};
-use privet_core::{RecordId, SubjectId};
+use privet_core::{MessageId, RecordId, SubjectId};
+
+use crate::{OutboxRow, RequestEventRow, RightsRequestRow};
 use time::OffsetDateTime;
 
 /// A data subject as stored: its id and its wrapped key.
@@ -16,6 +18,47 @@ pub struct SubjectRow {
     pub wrapped_key: Vec<u8>,
     /// Creation time.
     pub created_at: OffsetDateTime,
+}
+
+/// A subject's key of a retention class (e.g. `legal_obligation`): a second key that
+/// encrypts the records the law obliges the business to keep, so that an erasure can destroy
+/// the subject's own key and keep these. It outlives its subject while records are kept
+/// under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetainedKeyRow {
+    /// The subject.
+    pub subject: SubjectId,
+    /// The retention class, e.g. `legal_obligation`.
+    pub class: String,
+    /// Master-key version that wraps `wrapped_key`.
+    pub key_version: u32,
+    /// The class key, wrapped (AEAD, AAD binding subject, class and version).
+    pub wrapped_key: Vec<u8>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+}
+
+/// What an erasure kept of a subject: the erasure time, the keys of its retention classes
+/// that still hold records, and the kept records asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetainedData {
+    /// When the subject was erased.
+    pub erased_at: OffsetDateTime,
+    /// The retention-class keys still held.
+    pub keys: Vec<RetainedKeyRow>,
+    /// Kept records of the requested collection, oldest first.
+    pub records: Vec<RetainedRecord>,
+}
+
+/// A record an erasure kept, with its class and until when it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetainedRecord {
+    /// The record as it was when the subject was erased.
+    pub record: RecordRow,
+    /// The retention class whose key encrypts it.
+    pub class: String,
+    /// Until when the law obliges keeping it.
+    pub keep_until: OffsetDateTime,
 }
 
 /// One record of a collection, its field values each a separate ciphertext.
@@ -208,7 +251,9 @@ pub enum Op {
         field: String,
     },
     /// Crypto-shreds a subject: destroys its wrapped key, deletes its records, index entries,
-    /// consent ledger and restriction, and writes the erasure ledger entry (id and time only).
+    /// consent ledger and restriction, destroys its retention-class keys except those of
+    /// classes that kept records ([`Op::RetainRecords`]), and writes the erasure ledger entry
+    /// (id and time only). Fails with `SubjectNotFound` unless the subject exists.
     EraseSubject {
         /// The subject.
         subject: SubjectId,
@@ -273,6 +318,49 @@ pub enum Op {
     /// Stores a signed checkpoint of the audit log. The store does not check the signature
     /// (verification does), only that `size` does not exceed the log (`Invalid`).
     PutCheckpoint(CheckpointRow),
+    /// Inserts a rights request (`expected_version: None`; `AlreadyExists` if the id is
+    /// taken) or updates one whose stored version equals `expected_version` (`Conflict`
+    /// otherwise), and appends `events` to its history (their `seq` continue the stored ones;
+    /// the new version is `request.version`).
+    PutRightsRequest {
+        /// The request as it is now.
+        request: RightsRequestRow,
+        /// The events to append.
+        events: Vec<RequestEventRow>,
+        /// The version the change is based on.
+        expected_version: Option<i64>,
+    },
+    /// Queues a notification.
+    QueueMessage(OutboxRow),
+    /// Deletes a delivered notification (nothing to do if it is gone).
+    DeleteMessage(MessageId),
+    /// Records a failed delivery: the attempts made, when to try next, and why it failed.
+    DeferMessage {
+        /// The message.
+        id: MessageId,
+        /// Attempts made so far.
+        attempts: i64,
+        /// Not before.
+        next_attempt_at: OffsetDateTime,
+        /// Why (a code or status, no value).
+        last_error: String,
+    },
+    /// Stores a subject's retention-class key. Fails with `SubjectNotFound` unless the
+    /// subject exists, and with `AlreadyExists` if it has a key of that class already.
+    PutRetainedKey(RetainedKeyRow),
+    /// Moves records of a subject out of its erasable records into the kept ones, under
+    /// `class`, each kept until the time given, with their blind-index entries deleted. Put
+    /// it before the [`Op::EraseSubject`] of the same write set: that erasure then keeps
+    /// the subject's key of `class`, and destroys its other keys and everything else. Fails
+    /// with `RecordNotFound` for a record that is not the subject's.
+    RetainRecords {
+        /// The subject.
+        subject: SubjectId,
+        /// The retention class whose key encrypts the records.
+        class: String,
+        /// The records and until when each is kept.
+        records: Vec<(RecordId, OffsetDateTime)>,
+    },
     /// Spends a single-use portal token (a link exchanged for a session, or a session
     /// ended): records its id until `expires_at`. Fails with `AlreadyExists` if the id was
     /// spent before — on any server sharing the store — so a token is used at most once.

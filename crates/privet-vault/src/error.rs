@@ -129,6 +129,22 @@ pub enum VaultError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
+    /// A rights request or a step on it was refused (bad name, bad transition, closed,
+    /// not verified, extension past the legal maximum).
+    #[error("{0}")]
+    Request(privet_core::RequestError),
+    /// No such rights request.
+    #[error("rights request {0} not found")]
+    RequestNotFound(privet_core::RightsRequestId),
+    /// The subject was erased already (an erasure happens once; its certificate was given
+    /// then).
+    #[error("subject {subject} was already erased (at {at})")]
+    AlreadyErased {
+        /// The subject.
+        subject: SubjectId,
+        /// When it was erased.
+        at: time::OffsetDateTime,
+    },
     /// A portal link or session was refused (malformed or forged, expired, used or ended).
     #[error("portal: {0}")]
     Portal(crate::PortalRefusal),
@@ -150,6 +166,7 @@ impl From<StoreError> for VaultError {
             StoreError::UniqueViolation { field, .. } => Self::Duplicate { field },
             StoreError::RoleNotFound(name) => Self::RoleNotFound(name),
             StoreError::PrincipalNotFound(id) => Self::PrincipalNotFound(id),
+            StoreError::Conflict(_) => Self::Conflict,
             other => Self::Store(other),
         }
     }

@@ -46,6 +46,8 @@ pub struct SubjectExport {
     pub consent_history: Vec<ConsentEvent>,
     /// The restriction of processing in force, if any.
     pub restriction: Option<Restriction>,
+    /// The subject's rights requests, with their histories, by due date.
+    pub requests: Vec<privet_core::RightsRequest>,
     /// Every audit entry about the subject (who used the data, for what, when, which
     /// fields), oldest first, ending with this export's own entry.
     pub access_log: Vec<AccessLogEntry>,
@@ -136,6 +138,7 @@ impl Vault {
             .iter()
             .map(crate::consent::from_row)
             .collect::<Result<Vec<_>, _>>()?;
+        let requests = self.requests_of(subject).await?;
         let mut access_log = self.whole_access_log(subject).await?;
         let collections = self.export_collections(&data)?;
         let now = self.now();
@@ -179,6 +182,7 @@ impl Vault {
                 at: r.at,
                 actor: r.actor,
             }),
+            requests,
             access_log,
         })
     }

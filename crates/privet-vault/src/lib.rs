@@ -18,15 +18,20 @@ mod audit_verify;
 mod auth;
 mod clock;
 mod consent;
+mod erase;
 mod error;
 mod export;
 mod export_format;
+mod fulfil;
 mod import;
 mod monitor;
+mod outbox;
 mod portal;
 mod portal_data;
 mod read;
 mod receipt;
+mod requests;
+mod retained;
 mod seal;
 mod vault;
 mod view;
@@ -39,15 +44,18 @@ pub use audit_verify::verify_audit_log;
 pub use auth::{ADMIN_PRINCIPAL, ADMIN_ROLE, Actor, Principal};
 pub use clock::{Clock, SystemClock};
 pub use consent::{ConsentNow, ConsentOverview, Restriction};
+pub use erase::{ErasedCollection, ErasureCertificate, ErasureProof, KeptCollection, KeptPurpose};
 pub use error::{ItemErrors, VaultError};
 pub use export::{
     ExportCollection, ExportPurpose, ExportRecord, ExportValue, SUBJECT_ACCESS, SubjectExport,
 };
 pub use export_format::ExportFormat;
+pub use fulfil::Completion;
 pub use import::ImportOutcome;
 pub use monitor::{
     Alert, AlertKind, MAX_THRESHOLD, MONITOR_ACTOR, Monitor, MonitorConfig, MonitorObserver,
 };
+pub use outbox::{OutboundMessage, Sender};
 pub use portal::{
     DEFAULT_LINK_TTL, DEFAULT_SESSION_TTL, MAX_LINK_TTL, PortalLink, PortalRefusal, PortalSession,
 };
@@ -56,6 +64,7 @@ pub use receipt::{
     ConsentReceipt, RECEIPT_HEADER, ReceiptError, ReceiptPurpose, SignedReceipt, sign_receipt,
     verify_receipt,
 };
+pub use requests::{MAX_REQUEST_PAGE, RequestInput, RequestSummary};
 pub use vault::Vault;
 pub use view::{RecordView, SubjectView, Withheld};
 

@@ -300,19 +300,24 @@ impl Vault {
             .store
             .load_subject(subject, &coll.name, record)
             .await?;
-        let data = data.ok_or(VaultError::SubjectNotFound(subject))?;
+        let Some(data) = data else {
+            // An erased subject may have records kept by legal obligation.
+            return self
+                .read_retained(actor, subject, coll, record, purpose)
+                .await;
+        };
         if let (Some(id), true) = (record, data.records.is_empty()) {
             return Err(VaultError::RecordNotFound(id));
         }
         let v = self.verdicts(self.grants(actor), coll, purpose, &data);
-        let cipher = if v.released.is_empty() || data.records.is_empty() {
-            None
+        let ciphers = if v.released.is_empty() || data.records.is_empty() {
+            Vec::new()
         } else {
-            Some(self.subject_key(&data.subject)?.cipher())
+            self.read_ciphers(&data.subject, coll).await?
         };
         let mut views = Vec::with_capacity(data.records.len());
         for r in &data.records {
-            let fields = match &cipher {
+            let fields = match self.cipher_for(&ciphers, coll, r) {
                 Some(c) => self.open_fields(c, coll, &v.released, r)?,
                 None => Default::default(),
             };

@@ -20,6 +20,36 @@ pub(crate) struct Verdicts<'a> {
     pub(crate) withheld: Vec<Withheld>,
 }
 
+impl<'a> Verdicts<'a> {
+    /// Decides every declared field of `collection` in `ctx`.
+    pub(crate) fn decide(ctx: &ReadContext<'a>, collection: &'a Collection) -> Verdicts<'a> {
+        let mut v = Verdicts {
+            released: Vec::new(),
+            withheld: Vec::new(),
+        };
+        for field in collection.fields() {
+            let d = ctx.decide(&collection.name, field);
+            match (d.outcome.access(), d.role) {
+                (Some(access), Some(role)) => v.released.push(Released {
+                    field,
+                    access,
+                    role,
+                }),
+                _ => v.withheld.push(Withheld {
+                    field: field.name.clone(),
+                    reason: d
+                        .outcome
+                        .reason()
+                        .unwrap_or(WithholdReason::NotGranted)
+                        .as_str()
+                        .to_owned(),
+                }),
+            }
+        }
+        v
+    }
+}
+
 impl Vault {
     /// A new subject: fresh id, fresh subject key, wrapped under the current master key.
     pub(crate) fn new_subject(&self) -> Result<(SubjectRow, SubjectKey), VaultError> {
@@ -112,10 +142,6 @@ impl Vault {
         purpose: &'a Purpose,
         data: &SubjectData,
     ) -> Verdicts<'a> {
-        let mut v = Verdicts {
-            released: Vec::new(),
-            withheld: Vec::new(),
-        };
         let consents = StoredConsents(&data.consents);
         let ctx = ReadContext::new(
             grants,
@@ -124,26 +150,7 @@ impl Vault {
             data.restriction.is_some(),
             self.now(),
         );
-        for field in collection.fields() {
-            let d = ctx.decide(&collection.name, field);
-            match (d.outcome.access(), d.role) {
-                (Some(access), Some(role)) => v.released.push(Released {
-                    field,
-                    access,
-                    role,
-                }),
-                _ => v.withheld.push(Withheld {
-                    field: field.name.clone(),
-                    reason: d
-                        .outcome
-                        .reason()
-                        .unwrap_or(WithholdReason::NotGranted)
-                        .as_str()
-                        .to_owned(),
-                }),
-            }
-        }
-        v
+        Verdicts::decide(&ctx, collection)
     }
 
     /// Decrypts and decodes the released fields of one stored record, masked or tokenized

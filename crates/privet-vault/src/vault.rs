@@ -55,6 +55,8 @@ pub struct Vault {
     pub(crate) monitor: Option<Arc<crate::Monitor>>,
     /// The signing keys ([`Vault::with_signers`]); none until given.
     pub(crate) signers: Arc<crate::Signers>,
+    /// The regime of rights requests that name none ([`Vault::with_default_regime`]).
+    pub(crate) default_regime: privet_core::Regime,
 }
 
 pub(crate) struct Inner {
@@ -108,6 +110,7 @@ impl Vault {
             }),
             monitor: None,
             signers: Arc::default(),
+            default_regime: privet_core::Regime::Gdpr,
         })
     }
 
@@ -160,6 +163,7 @@ impl Vault {
             }),
             monitor: None,
             signers: Arc::default(),
+            default_regime: privet_core::Regime::Gdpr,
         };
         Ok((vault, api_key))
     }

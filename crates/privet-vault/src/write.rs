@@ -302,11 +302,19 @@ impl Vault {
                 .refuse_write(actor, Action::RecordCreate, Some(subject), coll, e)
                 .await);
         }
-        let key = self.subject_key(&loaded.subject)?;
-        let mut w = WriteSet::new();
-        let entry = self.stage_record(&mut w, actor, coll, subject, record, &key.cipher(), &valid);
-        self.inner.store.apply(w.audit(entry)).await?;
-        Ok(record)
+        // Two writers may both create the subject's first class key: the loser retries once
+        // and uses the winner's.
+        for attempt in 0..2 {
+            let mut w = WriteSet::new();
+            let cipher = self.write_cipher(&loaded.subject, coll, &mut w).await?;
+            let entry = self.stage_record(&mut w, actor, coll, subject, record, &cipher, &valid);
+            match self.inner.store.apply(w.audit(entry)).await {
+                Ok(_) => return Ok(record),
+                Err(privet_store::StoreError::AlreadyExists(_)) if attempt == 0 => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(VaultError::Conflict)
     }
 
     /// Adds the ops creating one record to `w` and returns its audit entry.
@@ -342,22 +350,6 @@ impl Vault {
         });
         w.ops.extend(sealed.index.into_iter().map(Op::PutIndex));
         entry
-    }
-
-    /// Erases a subject by destroying its key: its wrapped key, records and blind-index
-    /// entries are deleted in one transaction, and the erasure ledger records id and time.
-    pub async fn erase_subject(&self, actor: &Actor, id: SubjectId) -> Result<(), VaultError> {
-        self.require_admin(actor).await?;
-        let mut entry = self.entry(actor, Action::SubjectErase);
-        entry.subject = Some(id);
-        let w = WriteSet::new()
-            .op(Op::EraseSubject {
-                subject: id,
-                at: entry.time,
-            })
-            .audit(entry);
-        self.inner.store.apply(w).await?;
-        Ok(())
     }
 }
 

@@ -177,8 +177,18 @@ async fn erased_subject_is_gone_from_every_use_case(backend: Backend) {
         t.vault.read_subject(&a, id, p).await,
         Err(VaultError::SubjectNotFound(_))
     ));
+    // The order is kept by legal obligation (7 years), but not for this purpose.
     assert!(matches!(
         t.vault.read_records(&a, id, "orders", None, p).await,
+        Err(VaultError::Forbidden {
+            reason: privet_core::policy::WithholdReason::ErasedRetained,
+            ..
+        })
+    ));
+    assert!(matches!(
+        t.vault
+            .read_records(&a, id, "support_tickets", None, p)
+            .await,
         Err(VaultError::SubjectNotFound(_))
     ));
     assert!(
@@ -200,7 +210,7 @@ async fn erased_subject_is_gone_from_every_use_case(backend: Backend) {
     ));
     assert!(matches!(
         t.vault.erase_subject(&a, id).await,
-        Err(VaultError::SubjectNotFound(_))
+        Err(VaultError::AlreadyErased { .. })
     ));
     let ledger = t.vault.store().erasures().await.unwrap();
     assert_eq!(ledger.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![id]);

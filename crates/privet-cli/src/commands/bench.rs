@@ -72,6 +72,21 @@ pub(crate) enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Erasure time per subject (orders kept by legal obligation, certificate with a signed
+    /// checkpoint) in a store of many subjects, against the bare store erasure and an
+    /// audited read in the same run. With `--store-url`: on PostgreSQL (a schema
+    /// `privet_bench_erase_<pid>`, dropped afterwards).
+    Erase {
+        /// Customers in the store, each with an order and a support ticket.
+        #[arg(long, default_value_t = 100_000)]
+        subjects: u64,
+        /// Erasures timed (and as many of each baseline).
+        #[arg(long, default_value_t = 1000)]
+        erasures: usize,
+        /// PostgreSQL URL (default: SQLite in a temporary directory).
+        #[arg(long)]
+        store_url: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -127,6 +142,18 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
                 readers,
                 verify_entries,
                 dir,
+            })
+            .await?
+        }
+        Command::Erase {
+            subjects,
+            erasures,
+            store_url,
+        } => {
+            super::bench_erase::run(super::bench_erase::Plan {
+                subjects,
+                erasures,
+                store_url,
             })
             .await?
         }
@@ -239,7 +266,7 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
 }
 
-fn report(label: &str, mut d: Vec<Duration>) {
+pub(crate) fn report(label: &str, mut d: Vec<Duration>) {
     d.sort_unstable();
     println!(
         "  {label:<44} p50 {:>8.1} µs   p99 {:>8.1} µs",

@@ -172,8 +172,53 @@ impl Store for Unaudited {
     async fn load_subject_all(&self, s: SubjectId) -> privet_store::Result<Option<SubjectData>> {
         self.0.load_subject_all(s).await
     }
+    async fn rights_request(
+        &self,
+        id: privet_core::RightsRequestId,
+    ) -> privet_store::Result<
+        Option<(
+            privet_store::RightsRequestRow,
+            Vec<privet_store::RequestEventRow>,
+        )>,
+    > {
+        self.0.rights_request(id).await
+    }
+    async fn rights_requests(
+        &self,
+        f: &privet_store::RequestFilter,
+        limit: u32,
+    ) -> privet_store::Result<Vec<privet_store::RightsRequestRow>> {
+        self.0.rights_requests(f, limit).await
+    }
+    async fn outbox_due(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> privet_store::Result<Vec<privet_store::OutboxRow>> {
+        self.0.outbox_due(now, limit).await
+    }
+    async fn outbox_message(
+        &self,
+        id: privet_core::MessageId,
+    ) -> privet_store::Result<Option<privet_store::OutboxRow>> {
+        self.0.outbox_message(id).await
+    }
     async fn ping(&self) -> privet_store::Result<()> {
         self.0.ping().await
+    }
+    async fn retained_keys(
+        &self,
+        subject: SubjectId,
+    ) -> privet_store::Result<Vec<privet_store::RetainedKeyRow>> {
+        self.0.retained_keys(subject).await
+    }
+    async fn load_retained(
+        &self,
+        subject: SubjectId,
+        collection: &str,
+        record: Option<RecordId>,
+    ) -> privet_store::Result<Option<privet_store::RetainedData>> {
+        self.0.load_retained(subject, collection, record).await
     }
 
     async fn portal_token_spent(&self, id: &str) -> privet_store::Result<bool> {

@@ -3,6 +3,7 @@
 pub(crate) mod audit;
 pub(crate) mod bench;
 pub(crate) mod bench_audit;
+pub(crate) mod bench_erase;
 pub(crate) mod consent;
 pub(crate) mod demo;
 pub(crate) mod import;
@@ -10,6 +11,7 @@ pub(crate) mod init;
 pub(crate) mod keys;
 pub(crate) mod migrate;
 pub(crate) mod principal;
+pub(crate) mod request;
 pub(crate) mod schema;
 pub(crate) mod serve;
 pub(crate) mod subject;

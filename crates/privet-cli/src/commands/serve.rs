@@ -74,8 +74,22 @@ pub(crate) async fn serve(
     let checkpoints = config
         .checkpoint_interval
         .map(|every| tokio::spawn(checkpoint_timer(vault.clone(), every, metrics.clone())));
+    let notifications = match &config.requests.notify {
+        Some(notify) => {
+            let sender = privet_server::WebhookSender::new(notify.clone())
+                .context("cannot set up the notifications webhook")?;
+            Some(tokio::spawn(privet_server::deliver_notifications(
+                vault.clone(),
+                sender,
+            )))
+        }
+        None => None,
+    };
     let router = privet_server::router(vault.clone(), &server_config);
     privet_server::serve(listener, router, shutdown_signal()).await?;
+    if let Some(task) = notifications {
+        task.abort();
+    }
     if let Some(task) = checkpoints {
         task.abort();
         sign_checkpoint(&vault, &server_config.metrics).await;

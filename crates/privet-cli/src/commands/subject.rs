@@ -50,7 +50,9 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Erase a subject for good: its key is destroyed with all its data.
+    /// Erase a subject for good: its key is destroyed with all its data, except records the
+    /// law obliges keeping (legal_obligation purposes, within their retention). Prints the
+    /// erasure certificate.
     Erase {
         #[command(flatten)]
         dir: DirArg,
@@ -59,6 +61,9 @@ pub(crate) enum Command {
         /// Confirm: erasure cannot be undone.
         #[arg(long)]
         yes: bool,
+        /// Print the erasure certificate as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Export everything held about a subject (purpose `subject_access`, audited).
     Export {
@@ -121,7 +126,7 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
             }
             print_views(&views, json)?;
         }
-        Command::Erase { dir, id, yes } => {
+        Command::Erase { dir, id, yes, json } => {
             let id: SubjectId = id.parse()?;
             if !yes {
                 let hint = if std::io::stdin().is_terminal() {
@@ -134,8 +139,12 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
                 );
             }
             let vault = crate::open::open(&Config::load(&dir.dir)?).await?;
-            vault.erase_subject(&Actor::cli(), id).await?;
-            println!("erased {id}");
+            let certificate = vault.erase_subject(&Actor::cli(), id).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&certificate)?);
+            } else {
+                print_certificate(&certificate);
+            }
         }
         Command::Export {
             dir,
@@ -170,7 +179,7 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
 }
 
 /// Creates `path` (which must not exist) readable by its owner only, and writes `bytes`.
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -211,4 +220,59 @@ fn print_views(views: &[SubjectView], json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The certificate for a person: what went, what stayed and why, and where the proof is.
+fn print_certificate(c: &privet_vault::ErasureCertificate) {
+    let at = c
+        .erased_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    println!("erased {} at {at}", c.subject_id);
+    for e in &c.erased {
+        println!(
+            "  erased  {}: {} record(s), fields {}",
+            e.collection,
+            e.records,
+            e.fields.join(", ")
+        );
+    }
+    println!(
+        "  erased  consents of {} purpose(s){}",
+        c.consents_erased,
+        if c.restriction_erased {
+            ", and the restriction"
+        } else {
+            ""
+        }
+    );
+    for k in &c.kept {
+        let until = k
+            .until
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let purposes: Vec<&str> = k.purposes.iter().map(|p| p.name.as_str()).collect();
+        println!(
+            "  kept    {}: {} record(s), fields {} — {} ({}), retention {}, until {until}",
+            k.collection,
+            k.records,
+            k.fields.join(", "),
+            k.legal_basis,
+            purposes.join(", "),
+            k.retention
+        );
+    }
+    if c.kept.is_empty() {
+        println!("  kept    nothing: the subject is fully crypto-shredded");
+    }
+    println!(
+        "  audit   entry {} in a tree of {} (inclusion proof: --json){}",
+        c.audit.proof.index,
+        c.audit.proof.tree_size,
+        if c.audit.checkpoint.is_some() {
+            ", against a signed checkpoint"
+        } else {
+            ""
+        }
+    );
 }

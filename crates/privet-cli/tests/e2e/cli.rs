@@ -141,8 +141,19 @@ fn subject_commands_work_from_the_terminal() {
     let (code, _, err) = run(&["subject", "erase", &id]);
     assert_ne!(code, 0, "erasure needs --yes");
     assert!(err.contains("--yes"), "{err}");
-    let (code, _, _) = run(&["subject", "erase", &id, "--yes"]);
+    let (code, out, _) = run(&["subject", "erase", &id, "--yes"]);
     assert_eq!(code, 0);
+    assert!(
+        out.contains(&format!("erased {id}")) && out.contains("kept    nothing"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("Terry"),
+        "the certificate names no value: {out}"
+    );
+    let (code, _, err) = run(&["subject", "erase", &id, "--yes", "--json"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("already erased"), "{err}");
     let (code, _, err) = run(&["subject", "get", &id, "--purpose", "essential.service"]);
     assert_ne!(code, 0);
     assert!(err.contains("not found"), "{err}");

@@ -24,20 +24,20 @@ fn monitoring_alerts_suspends_and_counts_on_postgres() {
     monitoring(Backend::Postgres);
 }
 
-const WEBHOOK_SECRET: &str = "e2e-webhook-secret-0123456789abcdef0123456789";
+pub(super) const WEBHOOK_SECRET: &str = "e2e-webhook-secret-0123456789abcdef0123456789";
 const METRICS_TOKEN: &str = "e2e-metrics-token-0123456789abcdef0123456789";
 const PURPOSE: &str = "essential.service";
 
 /// One request the receiver got.
-struct Hook {
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
+pub(super) struct Hook {
+    pub(super) headers: HashMap<String, String>,
+    pub(super) body: Vec<u8>,
     /// The status it answered with.
-    answered: u16,
+    pub(super) answered: u16,
 }
 
 /// A local HTTP receiver answering 500 to its first `fail_first` requests and 200 after.
-fn receiver(fail_first: usize) -> (String, mpsc::Receiver<Hook>) {
+pub(super) fn receiver(fail_first: usize) -> (String, mpsc::Receiver<Hook>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hooks/privet", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();
@@ -83,13 +83,13 @@ fn receiver(fail_first: usize) -> (String, mpsc::Receiver<Hook>) {
     (url, rx)
 }
 
-fn hook(rx: &mpsc::Receiver<Hook>) -> Hook {
+pub(super) fn hook(rx: &mpsc::Receiver<Hook>) -> Hook {
     rx.recv_timeout(Duration::from_secs(60))
         .expect("the webhook receiver got nothing")
 }
 
 /// Checks `Privet-Signature: t=…,v1=…` with an HMAC computed here, independently.
-fn check_signature(h: &Hook) -> i64 {
+pub(super) fn check_signature(h: &Hook) -> i64 {
     let sig = &h.headers["privet-signature"];
     let (t, v1) = sig
         .split_once(',')
@@ -121,7 +121,7 @@ fn check_signature(h: &Hook) -> i64 {
     t.parse().unwrap()
 }
 
-fn write_private(path: &Path, text: &str) {
+pub(super) fn write_private(path: &Path, text: &str) {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -133,7 +133,7 @@ fn write_private(path: &Path, text: &str) {
 }
 
 /// Replaces each `from` (which must be there) in the vault's privet.toml.
-fn configure(dir: &Path, edits: &[(&str, &str)]) {
+pub(super) fn configure(dir: &Path, edits: &[(&str, &str)]) {
     let path = dir.join("privet.toml");
     let mut text = std::fs::read_to_string(&path).unwrap();
     for (from, to) in edits {

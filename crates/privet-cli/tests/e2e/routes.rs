@@ -156,13 +156,42 @@ fn every_route_works(backend: Backend) {
         (StatusCode::CREATED, 2)
     );
 
-    // Erasure: 204, then 404 on every route.
-    let (s, _, _) = api.req(reqwest::Method::DELETE, &format!("/v1/subjects/{id}"), None);
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    // Erasure: 200 with the certificate; the order is kept by legal obligation, everything
+    // else is gone (404 on every route).
+    let (s, cert, _) = api.req(reqwest::Method::DELETE, &format!("/v1/subjects/{id}"), None);
+    assert_eq!(s, StatusCode::OK, "{cert}");
+    assert_eq!(cert["subject_id"], json!(id));
+    assert_eq!(cert["erased"][0]["collection"], json!("customers"));
+    assert_eq!(cert["kept"][0]["collection"], json!("orders"));
+    assert_eq!(cert["kept"][0]["legal_basis"], json!("legal_obligation"));
+    assert!(cert["audit"]["leaf_hash"].is_string() && cert["audit"]["hashes"].is_array());
+    assert!(!cert.to_string().contains("Jane"), "names and counts only");
+    let (s, v) = api.get(&format!(
+        "/v1/subjects/{id}/records/orders/{rec}?purpose=essential.legal_obligation"
+    ));
+    assert_eq!(
+        (s, &v["data"]["total_cents"]),
+        (StatusCode::OK, &json!(1299)),
+        "{v}"
+    );
     for path in [
-        format!("/v1/subjects/{id}?purpose=essential.service"),
         format!("/v1/subjects/{id}/records/orders?purpose=essential.service"),
         format!("/v1/subjects/{id}/records/orders/{rec}?purpose=essential.service"),
+    ] {
+        let (s, v) = api.get(&path);
+        assert_eq!(
+            (s, problem_type(&v), &v["reason"]),
+            (
+                StatusCode::FORBIDDEN,
+                "urn:privet:problem:forbidden",
+                &json!("erased_retained")
+            ),
+            "{path}"
+        );
+    }
+    for path in [
+        format!("/v1/subjects/{id}?purpose=essential.service"),
+        format!("/v1/subjects/{id}/records/support_tickets?purpose=essential.service"),
     ] {
         let (s, v) = api.get(&path);
         assert_eq!(
@@ -185,8 +214,11 @@ fn every_route_works(backend: Backend) {
         json!({"data": {"total_cents": 1}}),
     );
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _, _) = api.req(reqwest::Method::DELETE, &format!("/v1/subjects/{id}"), None);
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v, _) = api.req(reqwest::Method::DELETE, &format!("/v1/subjects/{id}"), None);
+    assert_eq!(
+        (s, problem_type(&v)),
+        (StatusCode::CONFLICT, "urn:privet:problem:already-erased")
+    );
     assert_eq!(
         api.get("/v1/subjects?email=jane@example.com&purpose=essential.service")
             .1["subjects"],

@@ -17,7 +17,8 @@
 //!    an automated-decision purpose, whatever the grants (`special_category`);
 //! 3. one role of the caller grants both the purpose and the field (`not_granted`);
 //! 4. the subject is not under restriction, unless the purpose's legal basis is
-//!    `legal_obligation` (`restricted`);
+//!    `legal_obligation` (`restricted`); likewise an erased subject's retained records
+//!    (`erased_retained`, see [`ReadContext::erased`]);
 //! 5. if the purpose's legal basis is `consent`, or the field's own legal basis is, the
 //!    subject's consent to this purpose is `granted` and unexpired at `now` (`no_consent`
 //!    for none or denied, `consent_withdrawn`, `consent_expired`).
@@ -61,6 +62,9 @@ pub enum WithholdReason {
     NotGranted,
     /// The subject restricted processing; only legal obligations may still use the data.
     Restricted,
+    /// The subject was erased; what is left is kept by legal obligation and may only be used
+    /// for purposes whose legal basis is `legal_obligation`.
+    ErasedRetained,
     /// The use rests on consent and the subject has not given it (never asked, or refused).
     NoConsent,
     /// The use rests on consent and the subject withdrew it.
@@ -71,11 +75,12 @@ pub enum WithholdReason {
 
 impl WithholdReason {
     /// Every reason, in report order.
-    pub const ALL: [WithholdReason; 7] = [
+    pub const ALL: [WithholdReason; 8] = [
         WithholdReason::PurposeNotDeclared,
         WithholdReason::SpecialCategory,
         WithholdReason::NotGranted,
         WithholdReason::Restricted,
+        WithholdReason::ErasedRetained,
         WithholdReason::NoConsent,
         WithholdReason::ConsentWithdrawn,
         WithholdReason::ConsentExpired,
@@ -88,6 +93,7 @@ impl WithholdReason {
             WithholdReason::SpecialCategory => "special_category",
             WithholdReason::NotGranted => "not_granted",
             WithholdReason::Restricted => "restricted",
+            WithholdReason::ErasedRetained => "erased_retained",
             WithholdReason::NoConsent => "no_consent",
             WithholdReason::ConsentWithdrawn => "consent_withdrawn",
             WithholdReason::ConsentExpired => "consent_expired",
@@ -201,6 +207,7 @@ pub struct ReadContext<'a> {
     purpose_needs_consent: bool,
     restricted: bool,
     consent: EffectiveConsent,
+    erased: bool,
 }
 
 impl<'a> ReadContext<'a> {
@@ -221,7 +228,17 @@ impl<'a> ReadContext<'a> {
             restricted: restricted && purpose.legal_basis != LegalBasis::LegalObligation,
             // Every consent rule concerns the stated purpose, so it is looked up once.
             consent: EffectiveConsent::of(consents.consent(&purpose.name), now),
+            erased: false,
         }
+    }
+
+    /// Marks the subject as erased: only records kept by legal obligation remain, and they
+    /// are released only for purposes whose legal basis is `legal_obligation` (any other
+    /// purpose gets `erased_retained`, decided right after the caller's grants, as a
+    /// restriction is).
+    pub fn erased(mut self, erased: bool) -> ReadContext<'a> {
+        self.erased = erased && self.purpose.legal_basis != LegalBasis::LegalObligation;
+        self
     }
 
     /// The purpose stated.
@@ -246,6 +263,9 @@ impl<'a> ReadContext<'a> {
         };
         if self.restricted {
             return Decision::withheld(WithholdReason::Restricted);
+        }
+        if self.erased {
+            return Decision::withheld(WithholdReason::ErasedRetained);
         }
         if (self.purpose_needs_consent || field.legal_basis == Some(LegalBasis::Consent))
             && let Some(reason) = WithholdReason::for_consent(self.consent)

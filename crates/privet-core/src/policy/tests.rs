@@ -217,6 +217,46 @@ fn a_restricted_subject_releases_only_for_legal_obligations() {
 }
 
 #[test]
+fn an_erased_subjects_kept_records_release_only_for_legal_obligations_and_only_as_granted() {
+    let schema = schema();
+    let compliance = role(json!({
+        "name": "compliance",
+        "purposes": ["essential.legal_obligation", "essential.service"],
+        "collections": {"orders": {"total_cents": "plain"}}
+    }));
+    let grants = Grants::from_roles([&compliance]);
+    let orders = schema.collection("orders").unwrap();
+    let decide = |grants: &Grants, p: &str, field: &str, erased| {
+        let p = schema.purpose(p).unwrap();
+        ReadContext::new(grants, p, &NoConsents, false, NOW)
+            .erased(erased)
+            .decide("orders", orders.field(field).unwrap())
+            .outcome
+    };
+    assert_eq!(
+        decide(&grants, "essential.legal_obligation", "total_cents", true),
+        Outcome::Plain
+    );
+    assert_eq!(
+        decide(&grants, "essential.service", "total_cents", false),
+        Outcome::Plain
+    );
+    assert_eq!(
+        decide(&grants, "essential.service", "total_cents", true),
+        Outcome::Withheld(WithholdReason::ErasedRetained)
+    );
+    // The grants still come first: a caller without one learns nothing of the erasure.
+    assert_eq!(
+        decide(&grants, "essential.legal_obligation", "card_last4", true),
+        Outcome::Withheld(WithholdReason::NotGranted)
+    );
+    assert_eq!(
+        decide(&Grants::default(), "essential.service", "total_cents", true),
+        Outcome::Withheld(WithholdReason::NotGranted)
+    );
+}
+
+#[test]
 fn reasons_are_reported_in_the_documented_order() {
     let p = purpose(EMAIL, LegalBasis::Consent, false);
     let no_grants = Grants::default();
@@ -422,6 +462,7 @@ fn outcomes_and_reasons_have_stable_names() {
             "special_category",
             "not_granted",
             "restricted",
+            "erased_retained",
             "no_consent",
             "consent_withdrawn",
             "consent_expired"

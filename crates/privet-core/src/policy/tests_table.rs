@@ -174,6 +174,7 @@ fn letter(outcome: Outcome) -> char {
             WithholdReason::SpecialCategory => 'S',
             WithholdReason::NotGranted => 'G',
             WithholdReason::Restricted => 'R',
+            WithholdReason::ErasedRetained => 'X',
             WithholdReason::NoConsent => 'N',
             WithholdReason::ConsentWithdrawn => 'W',
             WithholdReason::ConsentExpired => 'E',

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod apikey;
+mod class_key;
 mod field;
 mod keyfile;
 mod keyring;

@@ -7,4 +7,5 @@ pub(crate) mod exports;
 pub(crate) mod health;
 pub(crate) mod monitoring;
 pub(crate) mod records;
+pub(crate) mod requests;
 pub(crate) mod subjects;

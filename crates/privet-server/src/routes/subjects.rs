@@ -303,20 +303,35 @@ pub(crate) async fn update(
     Ok(Json(Created { id: id.to_string() }))
 }
 
-/// Erase a subject: its key is destroyed with its records and index entries.
+/// The erasure certificate: `{subject_id, erased_at, erased: [{collection, records, fields}],
+/// consents_erased, restriction_erased, kept: [{collection, records, fields, legal_basis,
+/// purposes: [{name, description}], retention, until}], audit: {index, tree_size, leaf_hash,
+/// hashes, checkpoint}}` — names and counts, never values.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CertificateOut {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    certificate: privet_vault::ErasureCertificate,
+}
+
+/// Erase a subject: its key is destroyed with its records, index entries, consents and
+/// restriction, except records the law obliges keeping (collections with a `legal_obligation`
+/// purpose whose retention has not run out), which stay readable only for such purposes.
+/// Returns the erasure certificate.
 #[utoipa::path(delete, path = "/v1/subjects/{id}", tag = "subjects",
     params(("id" = String, Path, description = "Subject id")),
     security(("api_key" = [])),
     responses(
-        (status = 204, description = "Erased"),
-        (status = 404, description = "Unknown or already erased subject", content_type = "application/problem+json"),
+        (status = 200, description = "Erased: the certificate of what was erased, what was kept and why, with the audit inclusion proof", body = CertificateOut),
+        (status = 404, description = "Unknown subject", content_type = "application/problem+json"),
+        (status = 409, description = "Already erased (`already-erased`)", content_type = "application/problem+json"),
     ))]
 pub(crate) async fn erase(
     State(vault): State<Vault>,
     Auth(actor): Auth,
     Path(id): Path<String>,
-) -> Result<StatusCode, Problem> {
+) -> Result<Json<CertificateOut>, Problem> {
     let id = subject_id(&id)?;
-    vault.erase_subject(&actor, id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let certificate = vault.erase_subject(&actor, id).await?;
+    Ok(Json(CertificateOut { certificate }))
 }

@@ -19,6 +19,8 @@ mod consent;
 mod export;
 mod portal;
 mod principals;
+mod retained;
+mod rights;
 
 pub use audit::*;
 pub use batches::*;
@@ -26,6 +28,8 @@ pub use consent::*;
 pub use export::*;
 pub use portal::*;
 pub use principals::*;
+pub use retained::*;
+pub use rights::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an async expression that
 /// yields a fresh `Arc<dyn Store>`-compatible store (it is evaluated once per test).
@@ -65,6 +69,12 @@ macro_rules! store_conformance_tests {
             audit_leaves_are_found_by_subject,
             checkpoints_are_kept_in_size_order,
             a_whole_subject_loads_with_every_collection_in_order,
+            rights_requests_keep_their_history_versions_and_order_by_due_date,
+            outbox_messages_are_due_deferred_and_deleted,
+            retained_keys_are_stored_once_per_subject_and_class,
+            erasure_keeps_only_the_retained_records_and_their_key,
+            erasure_keeping_nothing_destroys_the_retained_key,
+            retaining_another_subjects_record_fails_and_keeps_nothing,
             a_portal_token_is_spent_once_and_forgotten_after_it_expired,
         );
     };

@@ -1,0 +1,206 @@
+//! Retention-class keys and the records an erasure keeps.
+
+use std::sync::Arc;
+
+use privet_audit::Action;
+use time::Duration;
+
+use super::{create, entry, index, now, record, subject};
+use crate::{Op, RetainedKeyRow, Store, StoreError, SubjectRow, WriteSet};
+
+const CLASS: &str = "legal_obligation";
+
+fn class_key(s: &SubjectRow) -> RetainedKeyRow {
+    RetainedKeyRow {
+        subject: s.id,
+        class: CLASS.into(),
+        key_version: 1,
+        wrapped_key: vec![0xCD; 60],
+        created_at: now(),
+    }
+}
+
+pub async fn retained_keys_are_stored_once_per_subject_and_class(store: Arc<impl Store>) {
+    let (s, other) = (subject(), subject());
+    create(&*store, &s, &[]).await;
+    create(&*store, &other, &[]).await;
+    let key = class_key(&s);
+    store
+        .apply(WriteSet::new().op(Op::PutRetainedKey(key.clone())))
+        .await
+        .unwrap();
+    assert_eq!(store.retained_keys(s.id).await.unwrap(), vec![key.clone()]);
+    assert!(store.retained_keys(other.id).await.unwrap().is_empty());
+    let twice = WriteSet::new().op(Op::PutRetainedKey(key.clone()));
+    assert!(matches!(
+        store.apply(twice).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let missing = subject();
+    let orphan = WriteSet::new().op(Op::PutRetainedKey(class_key(&missing)));
+    assert!(matches!(
+        store.apply(orphan).await,
+        Err(StoreError::SubjectNotFound(_))
+    ));
+    assert!(store.retained_keys(missing.id).await.unwrap().is_empty());
+    // A live subject has nothing kept by an erasure.
+    assert!(
+        store
+            .load_retained(s.id, "orders", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn erasure_keeps_only_the_retained_records_and_their_key(store: Arc<impl Store>) {
+    let s = subject();
+    let (p, o1, o2, t) = (
+        record(s.id, "customers", 1),
+        record(s.id, "orders", 3),
+        record(s.id, "orders", 5),
+        record(s.id, "tickets", 7),
+    );
+    create(&*store, &s, &[p.clone(), o1.clone(), o2.clone(), t.clone()]).await;
+    let key = class_key(&s);
+    let w = WriteSet::new()
+        .op(Op::PutRetainedKey(key.clone()))
+        .op(Op::PutIndex(index(&p, "email", b"p", false)))
+        .op(Op::PutIndex(index(&o1, "ref", b"o", false)));
+    store.apply(w).await.unwrap();
+    let (at, until) = (now(), now() + Duration::days(7 * 365));
+    let w = WriteSet::new()
+        .op(Op::RetainRecords {
+            subject: s.id,
+            class: CLASS.into(),
+            records: vec![(o1.id, until)],
+        })
+        .op(Op::EraseSubject { subject: s.id, at })
+        .audit(entry(Action::SubjectErase, Some(s.id)));
+    store.apply(w).await.unwrap();
+    assert!(
+        store
+            .load_subject(s.id, "orders", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Nothing of the subject is found by a blind index any more, kept records included.
+    assert!(
+        store
+            .lookup("customers", "email", b"p")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .lookup("orders", "ref", b"o")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let kept = store
+        .load_retained(s.id, "orders", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.erased_at, at);
+    assert_eq!(kept.keys, vec![key.clone()]);
+    assert_eq!(kept.records.len(), 1);
+    assert_eq!(kept.records[0].record, o1);
+    assert_eq!(kept.records[0].class, CLASS);
+    assert_eq!(kept.records[0].keep_until, until);
+    let one = store
+        .load_retained(s.id, "orders", Some(o2.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(one.records.is_empty(), "the record not kept is gone");
+    for coll in ["customers", "tickets"] {
+        let none = store
+            .load_retained(s.id, coll, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(none.records.is_empty(), "{coll}");
+    }
+    assert_eq!(store.retained_keys(s.id).await.unwrap(), vec![key]);
+    // Still erased for good: no write, no second erasure, no recreation.
+    let again = WriteSet::new().op(Op::EraseSubject { subject: s.id, at });
+    assert!(matches!(
+        store.apply(again).await,
+        Err(StoreError::SubjectNotFound(_))
+    ));
+    let recreate = WriteSet::new().op(Op::CreateSubject(s.clone()));
+    assert!(matches!(
+        store.apply(recreate).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let key_again = WriteSet::new().op(Op::PutRetainedKey(class_key(&s)));
+    assert!(store.apply(key_again).await.is_err());
+}
+
+pub async fn erasure_keeping_nothing_destroys_the_retained_key(store: Arc<impl Store>) {
+    let s = subject();
+    let o = record(s.id, "orders", 3);
+    create(&*store, &s, std::slice::from_ref(&o)).await;
+    store
+        .apply(WriteSet::new().op(Op::PutRetainedKey(class_key(&s))))
+        .await
+        .unwrap();
+    let at = now();
+    let w = WriteSet::new()
+        .op(Op::RetainRecords {
+            subject: s.id,
+            class: CLASS.into(),
+            records: vec![],
+        })
+        .op(Op::EraseSubject { subject: s.id, at });
+    store.apply(w).await.unwrap();
+    assert!(store.retained_keys(s.id).await.unwrap().is_empty());
+    let kept = store
+        .load_retained(s.id, "orders", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(kept.keys.is_empty() && kept.records.is_empty());
+    assert_eq!(kept.erased_at, at);
+}
+
+pub async fn retaining_another_subjects_record_fails_and_keeps_nothing(store: Arc<impl Store>) {
+    let (s, other) = (subject(), subject());
+    let o = record(other.id, "orders", 3);
+    create(&*store, &s, &[]).await;
+    create(&*store, &other, std::slice::from_ref(&o)).await;
+    let before = store.audit_len().await.unwrap();
+    let w = WriteSet::new()
+        .op(Op::RetainRecords {
+            subject: s.id,
+            class: CLASS.into(),
+            records: vec![(o.id, now())],
+        })
+        .op(Op::EraseSubject {
+            subject: s.id,
+            at: now(),
+        })
+        .audit(entry(Action::SubjectErase, Some(s.id)));
+    assert!(matches!(
+        store.apply(w).await,
+        Err(StoreError::RecordNotFound(_))
+    ));
+    assert_eq!(store.audit_len().await.unwrap(), before);
+    assert!(
+        store
+            .load_subject(s.id, "orders", None)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let theirs = store
+        .load_subject(other.id, "orders", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(theirs.records, vec![o]);
+}

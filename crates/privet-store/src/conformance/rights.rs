@@ -1,0 +1,209 @@
+//! Rights requests (optimistic versions, history in order, filters by status and due date)
+//! and the notifications outbox.
+
+use std::sync::Arc;
+
+use privet_core::{MessageId, RightsRequestId, SubjectId};
+use time::Duration;
+
+use super::now;
+use crate::{
+    Op, OutboxRow, RequestEventRow, RequestFilter, RightsRequestRow, Store, StoreError, WriteSet,
+};
+
+fn request(subject: SubjectId, status: &str, due_in_days: i64) -> RightsRequestRow {
+    let t = now();
+    RightsRequestRow {
+        id: RightsRequestId::new(),
+        subject,
+        kind: "access".into(),
+        purpose: None,
+        regime: "gdpr".into(),
+        origin: "staff".into(),
+        status: status.into(),
+        received_at: t,
+        due_at: t + Duration::days(due_in_days),
+        extended: false,
+        verified_at: None,
+        closed_at: None,
+        version: 1,
+    }
+}
+
+fn event(r: &RightsRequestRow, seq: i64, name: &str) -> RequestEventRow {
+    RequestEventRow {
+        request: r.id,
+        seq,
+        at: now(),
+        actor: "test".into(),
+        event: name.into(),
+        status: r.status.clone(),
+        detail: Some(r#"{"method":"id_document"}"#.into()),
+    }
+}
+
+async fn put(
+    store: &dyn Store,
+    r: &RightsRequestRow,
+    events: Vec<RequestEventRow>,
+    expected: Option<i64>,
+) -> crate::Result<()> {
+    store
+        .apply(WriteSet::new().op(Op::PutRightsRequest {
+            request: r.clone(),
+            events,
+            expected_version: expected,
+        }))
+        .await
+        .map(|_| ())
+}
+
+pub async fn rights_requests_keep_their_history_versions_and_order_by_due_date(
+    store: Arc<impl Store>,
+) {
+    let s = SubjectId::new();
+    let mut a = request(s, "verifying", 30);
+    let b = request(s, "in_progress", 10);
+    let c = request(SubjectId::new(), "verifying", 20);
+    put(&*store, &a, vec![event(&a, 0, "received")], None)
+        .await
+        .unwrap();
+    put(&*store, &b, vec![event(&b, 0, "received")], None)
+        .await
+        .unwrap();
+    put(&*store, &c, vec![event(&c, 0, "received")], None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        put(&*store, &a, vec![], None).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+
+    // An update based on the stored version appends; one based on a stale version is a
+    // conflict and keeps nothing.
+    a.status = "in_progress".into();
+    a.verified_at = Some(now());
+    a.version = 2;
+    put(&*store, &a, vec![event(&a, 1, "verified")], Some(1))
+        .await
+        .unwrap();
+    let mut stale = a.clone();
+    stale.status = "rejected".into();
+    stale.version = 2;
+    assert!(matches!(
+        put(&*store, &stale, vec![event(&stale, 1, "rejected")], Some(1)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let (got, events) = store.rights_request(a.id).await.unwrap().unwrap();
+    assert_eq!(got, a);
+    let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(names, ["received", "verified"]);
+    assert_eq!(
+        events[1].detail.as_deref(),
+        Some(r#"{"method":"id_document"}"#)
+    );
+    assert!(
+        store
+            .rights_request(RightsRequestId::new())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let all = store
+        .rights_requests(&RequestFilter::default(), 100)
+        .await
+        .unwrap();
+    let ids: Vec<_> = all.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [b.id, c.id, a.id], "by due date");
+    let verifying = RequestFilter {
+        status: Some("verifying".into()),
+        ..RequestFilter::default()
+    };
+    let ids: Vec<_> = store
+        .rights_requests(&verifying, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, [c.id]);
+    let soon = RequestFilter {
+        due_before: Some(now() + Duration::days(25)),
+        subject: Some(s),
+        ..RequestFilter::default()
+    };
+    let ids: Vec<_> = store
+        .rights_requests(&soon, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, [b.id]);
+    assert_eq!(
+        store
+            .rights_requests(&RequestFilter::default(), 2)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+pub async fn outbox_messages_are_due_deferred_and_deleted(store: Arc<impl Store>) {
+    let t = now();
+    let m = |minutes: i64| OutboxRow {
+        id: MessageId::new(),
+        subject: SubjectId::new(),
+        request: Some(RightsRequestId::new()),
+        template: "request_completed".into(),
+        body: "Your request is completed.".into(),
+        created_at: t,
+        attempts: 0,
+        next_attempt_at: t + Duration::minutes(minutes),
+        last_error: None,
+    };
+    let (a, b, later) = (m(-2), m(-1), m(60));
+    for msg in [&later, &b, &a] {
+        store
+            .apply(WriteSet::new().op(Op::QueueMessage(msg.clone())))
+            .await
+            .unwrap();
+    }
+    let due = store.outbox_due(t, 10).await.unwrap();
+    assert_eq!(due, vec![a.clone(), b.clone()]);
+    assert_eq!(store.outbox_due(t, 1).await.unwrap(), vec![a.clone()]);
+
+    let next = t + Duration::minutes(5);
+    store
+        .apply(WriteSet::new().op(Op::DeferMessage {
+            id: a.id,
+            attempts: 1,
+            next_attempt_at: next,
+            last_error: "http_500".into(),
+        }))
+        .await
+        .unwrap();
+    let got = store.outbox_message(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.attempts, got.next_attempt_at, got.last_error.as_deref()),
+        (1, next, Some("http_500"))
+    );
+    assert_eq!(store.outbox_due(t, 10).await.unwrap(), vec![b.clone()]);
+
+    store
+        .apply(WriteSet::new().op(Op::DeleteMessage(b.id)))
+        .await
+        .unwrap();
+    assert!(store.outbox_message(b.id).await.unwrap().is_none());
+    assert!(store.outbox_due(t, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .outbox_due(t + Duration::hours(2), 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
