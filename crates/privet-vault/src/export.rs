@@ -140,7 +140,7 @@ impl Vault {
             .collect::<Result<Vec<_>, _>>()?;
         let requests = self.requests_of(subject).await?;
         let mut access_log = self.whole_access_log(subject).await?;
-        let collections = self.export_collections(&data)?;
+        let collections = self.export_collections(&data).await?;
         let now = self.now();
 
         let mut entry = self.entry(actor, Action::SubjectExport);
@@ -205,17 +205,24 @@ impl Vault {
     }
 
     /// Decrypts every stored value of every record, grouped by the schema's collections.
-    fn export_collections(&self, data: &SubjectData) -> Result<Vec<ExportCollection>, VaultError> {
-        let cipher = match data.records.is_empty() {
-            true => None,
-            false => Some(self.subject_key(&data.subject)?.cipher()),
-        };
+    async fn export_collections(
+        &self,
+        data: &SubjectData,
+    ) -> Result<Vec<ExportCollection>, VaultError> {
         let mut out = Vec::new();
         for coll in self.inner.schema.collections() {
             let released = crate::seal::release_all(coll).released;
             let mut records = Vec::new();
+            // Records of a retention class are sealed under its key, others under the
+            // subject's own.
+            let ciphers = match data.records.iter().any(|r| r.collection == coll.name) {
+                true => self.read_ciphers(&data.subject, coll).await?,
+                false => Vec::new(),
+            };
             for r in data.records.iter().filter(|r| r.collection == coll.name) {
-                let Some(cipher) = &cipher else { break };
+                let Some(cipher) = self.cipher_for(&ciphers, coll, r) else {
+                    break;
+                };
                 let mut opened = self.open_fields(cipher, coll, &released, r)?;
                 let values = coll
                     .fields()

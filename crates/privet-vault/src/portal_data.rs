@@ -160,11 +160,18 @@ impl Vault {
                 .await?
                 .ok_or(VaultError::SubjectNotFound(session.subject))?;
             let released: Vec<Released<'_>> = crate::seal::release_all(coll).released;
-            let key = self.subject_key(&data.subject)?;
-            let cipher = key.cipher();
+            // Records of a retention class are sealed under its key, others under the
+            // subject's own.
+            let ciphers = match data.records.is_empty() {
+                true => Vec::new(),
+                false => self.read_ciphers(&data.subject, coll).await?,
+            };
             let mut records = Vec::with_capacity(data.records.len());
             for row in &data.records {
-                let values = self.open_fields(&cipher, coll, &released, row)?;
+                let Some(cipher) = self.cipher_for(&ciphers, coll, row) else {
+                    break;
+                };
+                let values = self.open_fields(cipher, coll, &released, row)?;
                 let fields = coll
                     .fields()
                     .filter_map(|f| {
@@ -319,11 +326,85 @@ impl Vault {
     ) -> Result<(), VaultError> {
         // The customer may correct any field of their own profile: the write is decided by
         // the schema and the lawful-basis rules, not by an API role.
-        let actor = crate::Actor {
+        let actor = self.portal_self(session, request_id);
+        self.update_subject(&actor, session.subject, changes).await
+    }
+
+    /// The customer, acting on their own data with the authority the use cases of rights
+    /// requests need (the session was checked by the caller; audited as `portal:sub_…`).
+    fn portal_self(&self, session: &PortalSession, request_id: Option<RequestId>) -> crate::Actor {
+        crate::Actor {
             authority: crate::auth::Authority::Operator,
             ..session.actor(request_id)
-        };
-        self.update_subject(&actor, session.subject, changes).await
+        }
+    }
+
+    /// Files a rights request of `kind` for the customer (origin portal: verified by the
+    /// signed link) and fulfils it at once — an erasure erases (keeping what the law
+    /// obliges), a restriction restricts. Returns the completed request.
+    pub async fn portal_request(
+        &self,
+        session: &PortalSession,
+        kind: privet_core::RequestKind,
+        request_id: Option<RequestId>,
+    ) -> Result<privet_core::RightsRequest, VaultError> {
+        let actor = self.portal_self(session, request_id);
+        let r = self
+            .create_request(
+                &actor,
+                crate::RequestInput {
+                    subject: session.subject,
+                    kind,
+                    regime: None,
+                    purpose: None,
+                    origin: privet_core::Origin::Portal,
+                },
+            )
+            .await?;
+        Ok(self.complete_request(&actor, r.id, None).await?.request)
+    }
+
+    /// The customer's rights requests, by due date.
+    pub async fn portal_requests(
+        &self,
+        session: &PortalSession,
+    ) -> Result<Vec<crate::RequestSummary>, VaultError> {
+        let actor = self.portal_self(session, None);
+        self.rights_requests(&actor, None, None, Some(session.subject), Some(100))
+            .await
+    }
+
+    /// What an erasure keeps, from the schema: each collection that declares a purpose whose
+    /// legal basis is `legal_obligation`, with its retention in words and those purposes'
+    /// descriptions.
+    pub fn portal_kept_on_erasure(&self) -> Vec<(String, Option<String>, Vec<String>)> {
+        self.inner
+            .schema
+            .collections()
+            .filter_map(|c| {
+                let mut why: Vec<String> = Vec::new();
+                for f in c.fields() {
+                    for p in f
+                        .purposes
+                        .iter()
+                        .filter_map(|p| self.inner.schema.purpose(p))
+                    {
+                        if p.legal_basis == LegalBasis::LegalObligation
+                            && !why.contains(&p.description)
+                        {
+                            why.push(p.description.clone());
+                        }
+                    }
+                }
+                (!why.is_empty()).then(|| {
+                    (
+                        c.name.clone(),
+                        c.retention.as_ref().map(retention_text),
+                        why,
+                    )
+                })
+            })
+            .collect()
     }
 
     /// Everything held about the session's customer, as [`Vault::export_subject`] gives it

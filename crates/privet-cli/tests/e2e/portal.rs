@@ -223,7 +223,7 @@ fn a_customer_uses_the_portal_in_a_real_browser() {
         .build()
         .unwrap();
     let export_api = api.get(&format!("/v1/subjects/{id}/export?format=json"));
-    rt.block_on(async {
+    let (c, mut shots, json_bytes, zip_bytes) = rt.block_on(async {
         let c = browser(&driver, profile.path(), downloads.path()).await;
         let mut shots = Shots {
             dir: shots_dir.clone(),
@@ -339,49 +339,29 @@ fn a_customer_uses_the_portal_in_a_real_browser() {
             .await
             .unwrap();
         let zip_bytes = downloaded(downloads.path(), "my-data.zip");
-
-        // The link was single-use: opening it again shows a page that says so, no data.
-        c.goto(&url).await.unwrap();
-        assert_eq!(text(&c, "h1").await, "This link was already used");
-        assert!(!c.source().await.unwrap().contains("Ada"));
-        shots.take(&c, "link-reused").await;
-
-        // Signing out ends the session: the portal shows nothing afterwards.
-        c.goto(&format!("{}/portal", server.base)).await.unwrap();
-        c.find(Locator::Css("footer button"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        assert_eq!(text(&c, "h1").await, "You are signed out");
-        c.goto(&format!("{}/portal", server.base)).await.unwrap();
-        assert_eq!(text(&c, "h1").await, "You are not signed in");
-        shots.take(&c, "signed-out").await;
-        c.close().await.unwrap();
-
-        // The downloads hold what the vault stores.
-        let downloaded: Value = serde_json::from_slice(&json_bytes).unwrap();
-        assert_eq!(downloaded["subject"], json!(id));
-        let (status, stored) = export_api.clone();
-        assert_eq!(status, 200);
-        assert_eq!(values_of(&downloaded), values_of(&stored));
-        let values = values_of(&downloaded).join("\n");
-        for expected in [
-            r#""customers"."email" = "Ada.Browser@example.com""#,
-            r#""customers"."phone" = "+16502530000""#,
-            r#""orders"."card_last4" = "4242""#,
-            r#""orders"."total_cents" = 2599"#,
-            r#""support_tickets"."message" = "Where is my <b>parcel</b>?""#,
-        ] {
-            assert!(values.contains(expected), "{expected} not in\n{values}");
-        }
-        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
-        let mut orders = String::new();
-        std::io::Read::read_to_string(&mut zip.by_name("orders.csv").unwrap(), &mut orders)
-            .unwrap();
-        assert!(orders.contains("4242"), "{orders}");
+        (c, shots, json_bytes, zip_bytes)
     });
+
+    // The downloads hold what the vault stores.
+    let downloaded: Value = serde_json::from_slice(&json_bytes).unwrap();
+    assert_eq!(downloaded["subject"], json!(id));
+    let (status, stored) = export_api.clone();
+    assert_eq!(status, 200);
+    assert_eq!(values_of(&downloaded), values_of(&stored));
+    let values = values_of(&downloaded).join("\n");
+    for expected in [
+        r#""customers"."email" = "Ada.Browser@example.com""#,
+        r#""customers"."phone" = "+16502530000""#,
+        r#""orders"."card_last4" = "4242""#,
+        r#""orders"."total_cents" = 2599"#,
+        r#""support_tickets"."message" = "Where is my <b>parcel</b>?""#,
+    ] {
+        assert!(values.contains(expected), "{expected} not in\n{values}");
+    }
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
+    let mut orders = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("orders.csv").unwrap(), &mut orders).unwrap();
+    assert!(orders.contains("4242"), "{orders}");
 
     // Through the API: the withdrawal holds, recorded as the customer through the portal.
     let (status, consents) = api.get(&format!("/v1/subjects/{id}/consents"));
@@ -409,6 +389,93 @@ fn a_customer_uses_the_portal_in_a_real_browser() {
             .any(|e| e["actor"] == json!(portal_actor) && e["action"] == "subject_export"),
         "the downloads are on the record as the customer's"
     );
+
+    rt.block_on(async {
+        // Ask for erasure: the confirmation says what is kept and why, then erasure.
+        c.find(Locator::LinkText("Requests"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(text(&c, "h1").await, "Your requests");
+        shots.take(&c, "requests").await;
+        c.find(Locator::Id("erase-link"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(text(&c, "h1").await, "Erase your data");
+        let kept = text(&c, "ul.kept").await;
+        assert!(
+            kept.contains("Orders")
+                && kept.contains("7 years")
+                && kept.contains("the law requires"),
+            "{kept}"
+        );
+        shots.take(&c, "erase-confirm").await;
+        c.find(Locator::Id("confirm-erase"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(text(&c, "h1").await, "Your data is erased");
+        assert!(text(&c, "ul.kept").await.contains("Orders"));
+        shots.take(&c, "erased").await;
+
+        // The link, opened again after the erasure, shows a page that says so, no data.
+        c.goto(&url).await.unwrap();
+        assert_eq!(text(&c, "h1").await, "This link is no longer valid");
+        assert!(!c.source().await.unwrap().contains("Ada"));
+        shots.take(&c, "link-reused").await;
+
+        // The erasure ended the session: the portal shows nothing afterwards.
+        c.goto(&format!("{}/portal", server.base)).await.unwrap();
+        assert_eq!(text(&c, "h1").await, "You are not signed in");
+        assert!(!c.source().await.unwrap().contains("Ada"));
+        shots.take(&c, "after-erasure").await;
+        c.close().await.unwrap();
+    });
+
+    // Through the API: the subject is erased except the orders the law obliges keeping,
+    // which read only for a legal-obligation purpose.
+    let (status, _) = api.get(&format!("/v1/subjects/{id}?purpose=essential.service"));
+    assert_eq!(status, 404);
+    let (status, kept) = api.get(&format!(
+        "/v1/subjects/{id}/records/orders?purpose=essential.legal_obligation"
+    ));
+    assert_eq!(status, 200, "{kept}");
+    let records = kept["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{kept}");
+    assert_eq!(records[0]["data"]["total_cents"], 2599);
+    assert_eq!(records[0]["data"]["card_last4"], "4242");
+    let (status, other) = api.get(&format!(
+        "/v1/subjects/{id}/records/orders?purpose=essential.service"
+    ));
+    assert!(
+        status != 200
+            || other["records"][0]["data"]
+                .as_object()
+                .is_none_or(|d| d.is_empty()),
+        "kept orders must not read for a contract purpose: {other}"
+    );
+    let (status, _) = api.get(&format!(
+        "/v1/subjects/{id}/records/support_tickets?purpose=essential.service"
+    ));
+    assert_eq!(status, 404);
+    let (status, requests) = api.get(&format!("/v1/requests?subject_id={id}"));
+    assert_eq!(status, 200, "{requests}");
+    let erasure = requests["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "erasure")
+        .unwrap_or_else(|| panic!("no erasure request: {requests}"));
+    assert_eq!(erasure["status"], "completed");
+    assert_eq!(erasure["origin"], "portal");
+
     // Nothing personal in the server's log.
     let server_log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
     for value in ["Ada", "Browser", "parcel", "Springfield"] {

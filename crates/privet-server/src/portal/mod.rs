@@ -18,6 +18,7 @@
 
 mod pages;
 mod rectify;
+mod requests;
 
 use std::sync::Arc;
 
@@ -91,6 +92,12 @@ pub(crate) fn router(vault: Vault, config: &PortalConfig) -> Router<Vault> {
         .route("/portal/consents", get(consents_page).post(change_consent))
         .route("/portal/activity", get(activity_page))
         .route("/portal/rectify", get(rectify::page).post(rectify::submit))
+        .route("/portal/requests", get(requests::page))
+        .route("/portal/restrict", post(requests::restrict))
+        .route(
+            "/portal/erase",
+            get(requests::confirm_page).post(requests::erase),
+        )
         .route("/portal/export", get(export_page))
         .route("/portal/export.json", get(export_json))
         .route("/portal/export.zip", get(export_zip))

@@ -128,6 +128,46 @@ pub(crate) struct EditField {
 }
 
 #[derive(Template)]
+#[template(path = "portal/requests.html")]
+pub(crate) struct RequestsPage {
+    pub(crate) l: Layout,
+    pub(crate) done: Option<String>,
+    pub(crate) requests: Vec<RequestView>,
+}
+
+pub(crate) struct RequestView {
+    pub(crate) kind: &'static str,
+    pub(crate) what: &'static str,
+    pub(crate) received: String,
+    pub(crate) due: String,
+    pub(crate) status: String,
+}
+
+/// What an erasure keeps, for the customer.
+pub(crate) struct KeptView {
+    pub(crate) name: String,
+    pub(crate) title: String,
+    pub(crate) retention: Option<String>,
+    pub(crate) why: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/erase.html")]
+pub(crate) struct ErasePage {
+    pub(crate) l: Layout,
+    pub(crate) error: Option<String>,
+    pub(crate) kept: Vec<KeptView>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/erased.html")]
+pub(crate) struct ErasedPage {
+    pub(crate) l: Layout,
+    pub(crate) kept: Vec<KeptView>,
+    pub(crate) request_id: String,
+}
+
+#[derive(Template)]
 #[template(path = "portal/export.html")]
 pub(crate) struct ExportPage {
     pub(crate) l: Layout,
