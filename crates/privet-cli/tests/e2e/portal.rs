@@ -83,6 +83,13 @@ fn screenshot_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("portal-screenshots"));
     std::fs::create_dir_all(&dir).unwrap();
+    // Only this run's pictures.
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "png") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
     dir
 }
 

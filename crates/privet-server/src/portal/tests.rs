@@ -620,3 +620,60 @@ async fn a_valid_correction_is_saved_as_the_customer() {
     assert_eq!(update.actor, format!("portal:{}", env.subject));
     assert_eq!(update.fields, vec!["email".to_owned()], "only what changed");
 }
+
+#[tokio::test]
+async fn erasure_needs_the_csrf_token_and_the_confirmation() {
+    let env = Env::new().await;
+    let cookie = env.sign_in().await;
+    let csrf = env.csrf(&cookie).await;
+    let (status, _, page) = env.get("/portal/erase", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("What we must keep, and why") && page.contains("Orders"));
+    assert!(page.contains("the law requires"), "{page}");
+    let (status, _, _) = env
+        .post_form("/portal/erase", &cookie, "csrf=bogus&confirm=yes", false)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, body) = env
+        .post_form("/portal/erase", &cookie, &format!("csrf={csrf}"), false)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("Nothing was erased"));
+    assert_eq!(profile_email(&env).await, EMAIL, "nothing erased");
+    // A restriction, asked here, is a completed portal request with a due date.
+    let (status, headers, _) = env
+        .post_form("/portal/restrict", &cookie, &format!("csrf={csrf}"), false)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{headers:?}");
+    let (_, _, list) = env.get("/portal/requests", Some(&cookie)).await;
+    assert!(
+        list.contains("Restrict the use of your data") && list.contains("Done"),
+        "{list}"
+    );
+    let overview = env
+        .vault
+        .consents(&Actor::cli(), env.subject.parse().unwrap())
+        .await
+        .unwrap();
+    assert!(overview.restriction.is_some());
+    // Confirmed: erased, the session ends with it.
+    let (status, headers, body) = env
+        .post_form(
+            "/portal/erase",
+            &cookie,
+            &format!("csrf={csrf}&confirm=yes"),
+            false,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("Your data is erased") && !body.contains(EMAIL));
+    assert!(
+        headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let (status, _, body) = env.get("/portal", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(!body.contains(EMAIL));
+}
