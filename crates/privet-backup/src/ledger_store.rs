@@ -257,4 +257,8 @@ impl Store for LedgerStore {
     ) -> privet_store::Result<Option<privet_store::LegalHoldRow>> {
         self.inner.legal_hold(s).await
     }
+
+    async fn portal_token_spent(&self, id: &str) -> Result<bool> {
+        self.inner.portal_token_spent(id).await
+    }
 }

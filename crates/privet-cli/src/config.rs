@@ -91,7 +91,15 @@ enabled = true
 interval = "{RETENTION_INTERVAL}"
 # Deletions per transaction.
 batch_size = 500
-{monitoring}{requests}{backup}"#,
+{monitoring}{requests}{backup}
+[portal]
+# The privacy portal's public origin, which the links of POST /v1/subjects/{{id}}/portal-links
+# start with (PRIVET_PORTAL_URL). Unset: http:// and the Host the request came to.
+# base_url = "https://privacy.example.com"
+# How long a portal link is valid (single use), and a portal session after it: "15m", "1h".
+link_ttl = "15m"
+session_ttl = "30m"
+"#,
         monitoring = crate::monitoring::DEFAULT_TEXT,
         requests = crate::requests::DEFAULT_TEXT,
         backup = BACKUP_TEXT,
@@ -136,6 +144,8 @@ struct RawConfig {
     retention: RawRetention,
     #[serde(default)]
     backup: RawBackup,
+    #[serde(default)]
+    portal: RawPortal,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +154,47 @@ struct RawRetention {
     enabled: Option<bool>,
     interval: Option<String>,
     batch_size: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPortal {
+    base_url: Option<String>,
+    link_ttl: Option<String>,
+    session_ttl: Option<String>,
+}
+
+/// The portal section, validated.
+fn portal_config(raw: RawPortal) -> Result<privet_server::PortalConfig> {
+    let ttl =
+        |key: &str, value: Option<String>, default: time::Duration| -> Result<time::Duration> {
+            let Some(v) = value else { return Ok(default) };
+            let d = crate::monitoring::parse_duration(&v)
+                .and_then(|d| time::Duration::try_from(d).ok())
+                .filter(|d| *d >= time::Duration::SECOND && *d <= time::Duration::hours(24))
+                .with_context(|| {
+                    format!("portal.{key} `{v}` is not a duration from 1s to 24h like \"15m\"")
+                })?;
+            Ok(d)
+        };
+    let base_url = std::env::var("PRIVET_PORTAL_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or(raw.base_url);
+    if let Some(u) = &base_url
+        && !(u.starts_with("https://") || u.starts_with("http://"))
+    {
+        bail!("portal.base_url `{u}` must start with https:// (or http://)");
+    }
+    Ok(privet_server::PortalConfig {
+        base_url,
+        link_ttl: ttl("link_ttl", raw.link_ttl, privet_vault::DEFAULT_LINK_TTL)?,
+        session_ttl: ttl(
+            "session_ttl",
+            raw.session_ttl,
+            privet_vault::DEFAULT_SESSION_TTL,
+        )?,
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -248,6 +299,8 @@ pub(crate) struct Config {
     pub(crate) retention_batch_size: usize,
     /// The erasure ledger's file.
     pub(crate) ledger: PathBuf,
+    /// The privacy portal's settings.
+    pub(crate) portal: privet_server::PortalConfig,
 }
 
 /// Parses an interval: a whole number with an `s`, `m` or `h` suffix (bare = seconds);
@@ -368,6 +421,7 @@ impl Config {
             ledger: env("PRIVET_LEDGER")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| rel(raw.backup.ledger.unwrap_or_else(|| LEDGER_FILE.into()))),
+            portal: portal_config(raw.portal)?,
         })
     }
 }

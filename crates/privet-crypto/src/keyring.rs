@@ -264,6 +264,13 @@ impl Keyring {
         self.tokens.tokenizer(role)
     }
 
+    /// The MAC key of the privacy portal's links, sessions and CSRF tokens, HKDF-derived
+    /// from the lowest master-key version (label `"privet portal v1"`). Derive it once.
+    pub fn portal_key(&self) -> Option<crate::PortalKey> {
+        let (_, oldest) = self.versions.first_key_value()?;
+        Some(crate::PortalKey::new(&oldest.master))
+    }
+
     /// Whether a presented API key matches a stored hash, compared in constant time.
     pub fn api_key_matches(&self, api_key: &str, stored_hash: &[u8]) -> bool {
         kdf::constant_time_eq(&self.api_key_hash(api_key), stored_hash)

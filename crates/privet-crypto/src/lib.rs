@@ -25,7 +25,7 @@
 //! - Derived keys: HKDF-SHA256 over a master key with labels `"privet dek-wrap v1"`,
 //!   `"privet key-check v1"`, `"privet blind-index v1"` (+ collection and field, each
 //!   length-prefixed u64 BE), `"privet api-key v1"` and `"privet token v1"` (+ role name,
-//!   length-prefixed u64 BE).
+//!   length-prefixed u64 BE), and `"privet portal v1"` (the portal's MAC, [`PortalKey`]).
 //! - Tokens: `tok_` + hex of the first 16 bytes of HMAC-SHA256 over collection, field and
 //!   normalized value, each length-prefixed (u64 BE).
 //! - Backups: HKDF labels `"privet backup v1"` and `"privet backup-check v1"`, each + the
@@ -54,6 +54,7 @@ mod field;
 mod kdf;
 mod keyring;
 mod master;
+mod portal;
 mod provider;
 mod secret_file;
 mod shared_secret;
@@ -72,6 +73,7 @@ pub use field::{FieldCipher, SubjectKey};
 pub use kdf::constant_time_eq;
 pub use keyring::{Keyring, WrappedKey};
 pub use master::{KeyVersion, KeyVersionParseError, MasterKey};
+pub use portal::{PORTAL_TAG_LEN, PortalKey, random_portal_id};
 pub use privet_core::Sensitive;
 pub use provider::{EnvKey, KeyFile, KeyProvider};
 pub use shared_secret::{SharedSecret, verify_webhook_signature};

@@ -7,6 +7,9 @@
 //! touches a key or writes SQL, and no URL query string (which may hold a looked-up value)
 //! is ever logged.
 //!
+//! It serves the privacy portal too (`/portal`, server-rendered pages for customers, see the
+//! `portal` module), signed in by single-use links from `POST /v1/subjects/{id}/portal-links`.
+//!
 //! It also serves Prometheus metrics ([`Metrics`], `GET /metrics`) and delivers the alerts
 //! of the vault's access monitoring to a signed webhook ([`Observer`]).
 #![forbid(unsafe_code)]
@@ -17,6 +20,7 @@ mod extract;
 mod metrics;
 mod notify;
 mod openapi;
+mod portal;
 pub mod problem;
 mod router;
 mod routes;
@@ -24,5 +28,6 @@ mod webhook;
 
 pub use metrics::{Metrics, MetricsAccess};
 pub use notify::{NotifyConfig, WebhookSender, deliver_notifications};
+pub use portal::{CONTENT_SECURITY_POLICY, PortalConfig, SESSION_COOKIE};
 pub use router::{ServerConfig, router, serve};
 pub use webhook::{Observer, SIGNATURE_HEADER, WebhookConfig, WebhookError};

@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub metrics: Metrics,
     /// Who may read `/metrics`.
     pub metrics_access: MetricsAccess,
+    /// The privacy portal's settings.
+    pub portal: crate::PortalConfig,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +40,7 @@ impl Default for ServerConfig {
             batch_body_limit: 16 * 1024 * 1024,
             metrics: Metrics::new(),
             metrics_access: MetricsAccess::Off,
+            portal: crate::PortalConfig::default(),
         }
     }
 }
@@ -161,6 +164,7 @@ pub fn router(vault: Vault, config: &ServerConfig) -> Router {
             ),
         )
         .merge(openapi::routes())
+        .merge(crate::portal::router(vault.clone(), &config.portal))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(vault)

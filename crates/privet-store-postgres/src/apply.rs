@@ -193,6 +193,43 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
             last_activity,
             records,
         } => crate::retention::guard(tx, *subject, *last_activity, *records).await,
+        Op::SpendPortalToken { id, expires_at, at } => {
+            spend_portal_token(tx, id, *expires_at, *at).await
+        }
+    }
+}
+
+async fn spend_portal_token(
+    tx: &Transaction<'_>,
+    id: &str,
+    expires_at: time::OffsetDateTime,
+    at: time::OffsetDateTime,
+) -> Result<()> {
+    let horizon = micros(at) - 3_600_000_000;
+    tx.execute(
+        &tx.prepare_cached("DELETE FROM portal_spent WHERE expires_at < $1")
+            .await
+            .map_err(db)?,
+        &[&horizon],
+    )
+    .await
+    .map_err(db)?;
+    let res = tx
+        .execute(
+            &tx.prepare_cached(
+                "INSERT INTO portal_spent (id, expires_at, spent_at) VALUES ($1, $2, $3)",
+            )
+            .await
+            .map_err(db)?,
+            &[&id, &micros(expires_at), &micros(at)],
+        )
+        .await;
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) if is(&e, &SqlState::UNIQUE_VIOLATION) => {
+            Err(StoreError::AlreadyExists("portal token".into()))
+        }
+        Err(e) => Err(db(e)),
     }
 }
 

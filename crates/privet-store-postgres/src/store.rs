@@ -367,4 +367,19 @@ impl Store for PgStore {
     async fn legal_hold(&self, subject: SubjectId) -> Result<Option<privet_store::LegalHoldRow>> {
         crate::retention::legal_hold(&*self.client().await?, subject).await
     }
+
+    async fn portal_token_spent(&self, id: &str) -> Result<bool> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &client
+                    .prepare_cached("SELECT 1 FROM portal_spent WHERE id = $1")
+                    .await
+                    .map_err(db)?,
+                &[&id],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.is_some())
+    }
 }

@@ -138,6 +138,29 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
             last_activity,
             records,
         } => crate::retention::guard(c, *subject, *last_activity, *records),
+        Op::SpendPortalToken { id, expires_at, at } => spend_portal_token(c, id, *expires_at, *at),
+    }
+}
+
+fn spend_portal_token(
+    c: &Connection,
+    id: &str,
+    expires_at: time::OffsetDateTime,
+    at: time::OffsetDateTime,
+) -> Result<()> {
+    let horizon = micros(at) - 3_600_000_000;
+    c.execute(
+        "DELETE FROM portal_spent WHERE expires_at < ?1",
+        params![horizon],
+    )
+    .map_err(backend)?;
+    match c.execute(
+        "INSERT INTO portal_spent (id, expires_at, spent_at) VALUES (?1, ?2, ?3)",
+        params![id, micros(expires_at), micros(at)],
+    ) {
+        Ok(_) => Ok(()),
+        Err(e) if is_constraint(&e) => Err(StoreError::AlreadyExists("portal token".into())),
+        Err(e) => Err(backend(e)),
     }
 }
 

@@ -33,6 +33,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_retention",
         include_str!("../migrations/0007_retention.sql"),
     ),
+    ("0010_portal", include_str!("../migrations/0010_portal.sql")),
 ];
 
 /// The schema version this build writes.

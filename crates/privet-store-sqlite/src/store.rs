@@ -11,7 +11,7 @@ use privet_store::{
     RequestFilter, Result, RetainedData, RetainedKeyRow, RightsRequestRow, RoleRow, Store,
     StoreError, StoredLeaf, SubjectData, WriteSet,
 };
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use time::OffsetDateTime;
 
 use crate::writer::Writer;
@@ -350,5 +350,14 @@ impl Store for SqliteStore {
 
     async fn legal_hold(&self, subject: SubjectId) -> Result<Option<privet_store::LegalHoldRow>> {
         self.point_read(|c| crate::retention::legal_hold(c, subject))
+    }
+
+    async fn portal_token_spent(&self, id: &str) -> Result<bool> {
+        self.point_read(|c| {
+            c.query_row("SELECT 1 FROM portal_spent WHERE id = ?1", [id], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
+                .map_err(backend)
+        })
     }
 }

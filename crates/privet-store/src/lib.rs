@@ -182,4 +182,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// The legal hold on a subject, if one is in force (`None` also for an unknown subject).
     async fn legal_hold(&self, subject: SubjectId) -> Result<Option<LegalHoldRow>>;
+
+    /// Whether a portal token id was spent ([`Op::SpendPortalToken`]) and not yet forgotten.
+    async fn portal_token_spent(&self, id: &str) -> Result<bool>;
 }

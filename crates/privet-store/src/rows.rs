@@ -402,6 +402,19 @@ pub enum Op {
         /// How many records (of every collection) the subject had when the purge decided.
         records: u64,
     },
+    /// Spends a single-use portal token (a link exchanged for a session, or a session
+    /// ended): records its id until `expires_at`. Fails with `AlreadyExists` if the id was
+    /// spent before — on any server sharing the store — so a token is used at most once.
+    /// Also forgets spent ids whose tokens expired over an hour before `at` (such tokens are
+    /// refused by their own expiry; the hour allows for clock skew between servers).
+    SpendPortalToken {
+        /// The token's random id.
+        id: String,
+        /// When the token expires.
+        expires_at: OffsetDateTime,
+        /// Now.
+        at: OffsetDateTime,
+    },
 }
 
 /// Everything one use case writes, committed atomically together with its audit entries.

@@ -149,6 +149,9 @@ pub enum VaultError {
     /// is lifted.
     #[error("subject {0} is under a legal hold; lift the hold before erasing it")]
     LegalHold(SubjectId),
+    /// A portal link or session was refused (malformed or forged, expired, used or ended).
+    #[error("portal: {0}")]
+    Portal(crate::PortalRefusal),
 }
 
 impl VaultError {

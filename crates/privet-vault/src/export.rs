@@ -117,6 +117,16 @@ impl Vault {
         subject: SubjectId,
     ) -> Result<SubjectExport, VaultError> {
         self.require_admin(actor).await?;
+        self.export_subject_as(actor, subject).await
+    }
+
+    /// [`Vault::export_subject`] without the admin check: for the portal, where the
+    /// customer exports their own data (the caller checks the session).
+    pub(crate) async fn export_subject_as(
+        &self,
+        actor: &Actor,
+        subject: SubjectId,
+    ) -> Result<SubjectExport, VaultError> {
         let data = self
             .inner
             .store

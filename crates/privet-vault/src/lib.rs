@@ -27,6 +27,8 @@ mod import;
 mod legal_hold;
 mod monitor;
 mod outbox;
+mod portal;
+mod portal_data;
 mod read;
 mod receipt;
 mod requests;
@@ -58,6 +60,10 @@ pub use monitor::{
     Alert, AlertKind, MAX_THRESHOLD, MONITOR_ACTOR, Monitor, MonitorConfig, MonitorObserver,
 };
 pub use outbox::{OutboundMessage, Sender};
+pub use portal::{
+    DEFAULT_LINK_TTL, DEFAULT_SESSION_TTL, MAX_LINK_TTL, PortalLink, PortalRefusal, PortalSession,
+};
+pub use portal_data::{PortalCollection, PortalConsent, PortalField, PortalRecord};
 pub use receipt::{
     ConsentReceipt, RECEIPT_HEADER, ReceiptError, ReceiptPurpose, SignedReceipt, sign_receipt,
     verify_receipt,

@@ -233,6 +233,10 @@ impl Store for Unaudited {
     ) -> privet_store::Result<Option<privet_store::LegalHoldRow>> {
         self.0.legal_hold(s).await
     }
+
+    async fn portal_token_spent(&self, id: &str) -> privet_store::Result<bool> {
+        self.0.portal_token_spent(id).await
+    }
 }
 
 /// `readers` concurrent tasks reading `ids` (each id once) through `vault`: reads/s.

@@ -70,6 +70,7 @@ pub(crate) async fn serve(
         batch_body_limit: config.batch_body_limit,
         metrics: metrics.clone(),
         metrics_access: config.monitoring.metrics.clone(),
+        portal: config.portal.clone(),
     };
     let checkpoints = config
         .checkpoint_interval

@@ -169,6 +169,7 @@ mod consent;
 mod durability;
 mod faults;
 mod monitoring;
+mod portal;
 mod postgres;
 mod retention;
 mod rights;

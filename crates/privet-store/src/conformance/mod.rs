@@ -17,6 +17,7 @@ mod audit;
 mod batches;
 mod consent;
 mod export;
+mod portal;
 mod principals;
 mod retained;
 mod retention;
@@ -26,6 +27,7 @@ pub use audit::*;
 pub use batches::*;
 pub use consent::*;
 pub use export::*;
+pub use portal::*;
 pub use principals::*;
 pub use retained::*;
 pub use retention::*;
@@ -79,6 +81,7 @@ macro_rules! store_conformance_tests {
             a_legal_hold_refuses_erasure_until_lifted,
             deleting_a_record_removes_its_index_entries_and_checks_its_version,
             the_retention_guard_refuses_held_changed_or_missing_subjects,
+            a_portal_token_is_spent_once_and_forgotten_after_it_expired,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
