@@ -25,6 +25,7 @@ mod error;
 mod migrate;
 mod principals;
 mod read;
+mod rotation;
 mod store;
 mod tls;
 

@@ -105,6 +105,26 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
         Op::PutRole(r) => principals::put_role(c, r),
         Op::ReplaceRole(r) => principals::replace_role(c, r),
         Op::PutCheckpoint(row) => crate::audit::put_checkpoint(c, row),
+        Op::RewrapKey {
+            table,
+            subject,
+            slot,
+            from_version,
+            to_version,
+            wrapped_key,
+        } => crate::rotation::rewrap(
+            c,
+            *table,
+            subject,
+            slot,
+            (*from_version, *to_version),
+            wrapped_key,
+        ),
+        Op::ReindexRecord {
+            record,
+            version,
+            entries,
+        } => crate::rotation::reindex(c, st, record, *version, entries),
     }
 }
 

@@ -20,6 +20,7 @@ mod index;
 mod migrate;
 mod principals;
 mod read;
+mod rotation;
 mod store;
 mod writer;
 

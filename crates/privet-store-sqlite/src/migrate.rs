@@ -21,6 +21,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_audit_proofs",
         include_str!("../migrations/0004_audit_proofs.sql"),
     ),
+    (
+        "0009_key_rotation",
+        include_str!("../migrations/0009_key_rotation.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

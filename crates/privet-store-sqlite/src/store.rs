@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use privet_audit::{Frontier, Hash, Subtree};
 use privet_core::{RecordId, SubjectId};
 use privet_store::{
-    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, PrincipalRow, Result, RoleRow, Store,
-    StoreError, StoredLeaf, SubjectData, WriteSet,
+    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, KeyTable, PrincipalRow, Result, RoleRow,
+    StaleIndexRecord, Store, StoreError, StoredLeaf, SubjectData, WrappedKeyRow, WriteSet,
 };
 use rusqlite::{Connection, OpenFlags};
 use time::OffsetDateTime;
@@ -293,5 +293,40 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<()> {
         self.point_read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+    }
+
+    async fn wrapped_key_counts(&self, table: KeyTable) -> Result<Vec<(u32, u64)>> {
+        self.read(move |c| crate::rotation::wrapped_key_counts(c, table))
+            .await
+    }
+
+    async fn wrapped_keys(
+        &self,
+        table: KeyTable,
+        version: u32,
+        after: Option<(SubjectId, String)>,
+        limit: u32,
+    ) -> Result<Vec<WrappedKeyRow>> {
+        self.read(move |c| crate::rotation::wrapped_keys(c, table, version, after, limit))
+            .await
+    }
+
+    async fn index_version_counts(&self) -> Result<Vec<(u32, u64)>> {
+        self.read(|c| read::in_snapshot(c, crate::rotation::index_version_counts))
+            .await
+    }
+
+    async fn stale_index_records(
+        &self,
+        target: u32,
+        after: Option<RecordId>,
+        limit: u32,
+    ) -> Result<Vec<StaleIndexRecord>> {
+        self.read(move |c| {
+            read::in_snapshot(c, |c| {
+                crate::rotation::stale_index_records(c, target, after, limit)
+            })
+        })
+        .await
     }
 }

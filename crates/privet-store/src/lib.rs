@@ -13,6 +13,7 @@ mod codec;
 pub mod conformance;
 mod error;
 mod fold;
+mod rotation;
 mod rows;
 mod tiles;
 
@@ -23,6 +24,7 @@ use privet_core::{RecordId, SubjectId};
 pub use codec::{CodecError, decode_fields, encode_fields, from_micros, micros};
 pub use error::StoreError;
 pub use fold::{GrantRow, fold_grants};
+pub use rotation::{KeyTable, StaleIndexRecord, WrappedKeyRow};
 pub use rows::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, IndexEntry, Op, PrincipalRow, RecordRow,
     RestrictionRow, RoleRow, StoredLeaf, SubjectData, SubjectRow, WriteSet,
@@ -127,4 +129,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the backend answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
+
+    /// How many wrapped keys of `table` each master-key version wraps, ascending by version
+    /// (versions wrapping none are left out).
+    async fn wrapped_key_counts(&self, table: KeyTable) -> Result<Vec<(u32, u64)>>;
+
+    /// Up to `limit` wrapped keys of `table` under `version`, ordered by (subject, slot),
+    /// starting after `after` (exclusive): a page of a re-wrap.
+    async fn wrapped_keys(
+        &self,
+        table: KeyTable,
+        version: u32,
+        after: Option<(SubjectId, String)>,
+        limit: u32,
+    ) -> Result<Vec<WrappedKeyRow>>;
+
+    /// How many blind-index entries each master-key version keys, ascending by version.
+    async fn index_version_counts(&self) -> Result<Vec<(u32, u64)>>;
+
+    /// Up to `limit` records holding a blind-index entry keyed from a version below
+    /// `target`, ordered by record id, after `after` (exclusive): a page of a re-index.
+    async fn stale_index_records(
+        &self,
+        target: u32,
+        after: Option<RecordId>,
+        limit: u32,
+    ) -> Result<Vec<StaleIndexRecord>>;
 }

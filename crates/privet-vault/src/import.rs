@@ -107,7 +107,7 @@ impl Vault {
                         .load_subject(owner, &coll.name, Some(probe))
                         .await?;
                     let loaded = loaded.ok_or(VaultError::SubjectNotFound(owner))?;
-                    let cipher = self.subject_key(&loaded.subject)?.cipher();
+                    let cipher = self.subject_key(&loaded.subject).await?.cipher();
                     slot.insert((cipher, loaded.consents))
                 }
             };

@@ -20,9 +20,11 @@ mod clock;
 mod consent;
 mod error;
 mod import;
+mod keys;
 mod monitor;
 mod read;
 mod receipt;
+mod rotation;
 mod seal;
 mod vault;
 mod view;
@@ -44,6 +46,7 @@ pub use receipt::{
     ConsentReceipt, RECEIPT_HEADER, ReceiptError, ReceiptPurpose, SignedReceipt, sign_receipt,
     verify_receipt,
 };
+pub use rotation::{KeyStatus, KeyTableCount, RotationProgress, RotationSummary, VersionStatus};
 pub use vault::Vault;
 pub use view::{RecordView, SubjectView, Withheld};
 

@@ -10,6 +10,7 @@ pub(crate) mod init;
 pub(crate) mod keys;
 pub(crate) mod migrate;
 pub(crate) mod principal;
+pub(crate) mod rotate;
 pub(crate) mod schema;
 pub(crate) mod serve;
 pub(crate) mod subject;
