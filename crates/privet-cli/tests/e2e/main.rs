@@ -169,6 +169,7 @@ mod durability;
 mod faults;
 mod monitoring;
 mod postgres;
+mod rotation;
 mod routes;
 mod tls;
 
