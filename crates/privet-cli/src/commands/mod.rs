@@ -3,6 +3,7 @@
 pub(crate) mod audit;
 pub(crate) mod bench;
 pub(crate) mod bench_audit;
+pub(crate) mod bench_rotate;
 pub(crate) mod consent;
 pub(crate) mod demo;
 pub(crate) mod import;
