@@ -33,7 +33,7 @@ mod write;
 
 pub use admin::{MAX_PRINCIPAL_NAME_LEN, NewPrincipal, PrincipalInfo};
 pub use audit::{AccessLogEntry, AuditError, AuditRecord, DecodedEntry, MAX_AUDIT_PAGE, Signers};
-pub use audit_verify::verify_audit_log;
+pub use audit_verify::{verify_audit_log, verify_audit_log_with_keys};
 pub use auth::{ADMIN_PRINCIPAL, ADMIN_ROLE, Actor, Principal};
 pub use clock::{Clock, SystemClock};
 pub use consent::{ConsentNow, ConsentOverview, Restriction};

@@ -36,6 +36,14 @@ pub(crate) enum Command {
     /// Remove an old master-key version from the key file, refused while anything still
     /// uses it.
     Retire(super::rotate::RetireArgs),
+    /// Replace the audit signing key with a new one of the same name: signs a last checkpoint
+    /// with the old key, keeps the old public key in `audit-signing.previous` (so `privet
+    /// audit verify` still verifies old checkpoints), binds the store to the new key
+    /// (audited) and signs a checkpoint with it. Restart every server with the new key file.
+    RotateSigning {
+        #[command(flatten)]
+        dir: DirArg,
+    },
 }
 
 pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
@@ -63,6 +71,7 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
         Command::Rotate(a) => return super::rotate::rotate(a).await,
         Command::Status(a) => return super::rotate::status(a).await,
         Command::Retire(a) => return super::rotate::retire(a).await,
+        Command::RotateSigning { dir } => return super::rotate_signing::run(dir).await,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,7 @@ pub(crate) mod keys;
 pub(crate) mod migrate;
 pub(crate) mod principal;
 pub(crate) mod rotate;
+pub(crate) mod rotate_signing;
 pub(crate) mod schema;
 pub(crate) mod serve;
 pub(crate) mod subject;

@@ -184,3 +184,51 @@ fn rotation_killed_with_9(backend: Backend) {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+#[test]
+fn checkpoints_signed_before_an_audit_key_rotation_still_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = init(dir.path());
+    let server = serve(dir.path());
+    let api = Api::new(&server.base, &key);
+    let (s, _) = api.post("/v1/subjects", json!({"data": {"email": "s1@example.com"}}));
+    assert_eq!(s, StatusCode::CREATED);
+    let old_key = reqwest::blocking::get(format!("{}/v1/audit/key", server.base))
+        .unwrap()
+        .text()
+        .unwrap();
+    let (s, _) = api.get("/v1/audit/checkpoint");
+    assert_eq!(s, StatusCode::OK);
+    drop(server);
+
+    let (code, out, err) = privet(dir.path(), &["keys", "rotate-signing"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("New audit verifier key"), "{out}");
+    let previous = std::fs::read_to_string(dir.path().join("audit-signing.previous")).unwrap();
+    assert_eq!(previous.trim(), old_key.trim());
+
+    // Servers restarted with the new key sign with it and serve it.
+    let server = serve(dir.path());
+    let api = Api::new(&server.base, &key);
+    let new_key = reqwest::blocking::get(format!("{}/v1/audit/key", server.base))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_ne!(new_key.trim(), old_key.trim());
+    let (s, _) = api.post("/v1/subjects", json!({"data": {"email": "s2@example.com"}}));
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = api.get("/v1/audit/checkpoint");
+    assert_eq!(s, StatusCode::OK);
+    drop(server);
+
+    // Old and new checkpoints verify with the configured key and the previous one...
+    let (code, out, err) = privet(dir.path(), &["audit", "verify"]);
+    assert_eq!(code, 0, "{out} {err}");
+    // ...and not with the new key alone: the old checkpoints need the old key.
+    let (code, _, err) = privet(dir.path(), &["audit", "verify", "--key", new_key.trim()]);
+    assert_ne!(code, 0, "{err}");
+    // The rotation is on the audit trail.
+    let (code, out, err) = privet(dir.path(), &["audit", "tail"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("reason=audit_signing_key_rotated"), "{out}");
+}
