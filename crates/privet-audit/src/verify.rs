@@ -78,6 +78,18 @@ impl LogVerifier {
         stored: &[S],
         saved: Option<&str>,
     ) -> Result<LogVerifier, VerifyError> {
+        LogVerifier::with_keys(std::slice::from_ref(key), origin, stored, saved)
+    }
+
+    /// Like [`LogVerifier::new`], for a log whose signing key was rotated: each checkpoint
+    /// must verify under one of `keys` (the current key and every earlier one). An error
+    /// names the checkpoint and what the first key found wrong with it.
+    pub fn with_keys<S: AsRef<str>>(
+        keys: &[VerifierKey],
+        origin: &str,
+        stored: &[S],
+        saved: Option<&str>,
+    ) -> Result<LogVerifier, VerifyError> {
         let listed = stored
             .iter()
             .enumerate()
@@ -85,8 +97,31 @@ impl LogVerifier {
             .chain(saved.map(|text| (CheckpointRef::Saved, text)));
         let mut checkpoints = Vec::new();
         for (checkpoint, text) in listed {
-            let parsed = verify_checkpoint(text, key, origin)
-                .map_err(|source| VerifyError::Checkpoint { checkpoint, source })?;
+            let mut first_error = None;
+            let mut parsed = None;
+            for key in keys {
+                match verify_checkpoint(text, key, origin) {
+                    Ok(c) => {
+                        parsed = Some(c);
+                        break;
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            let parsed = match (parsed, first_error) {
+                (Some(c), _) => c,
+                (None, Some(source)) => return Err(VerifyError::Checkpoint { checkpoint, source }),
+                (None, None) => {
+                    return Err(VerifyError::Checkpoint {
+                        checkpoint,
+                        source: crate::NoteError::NotSigned {
+                            key: "(no verifier key given)".into(),
+                        },
+                    });
+                }
+            };
             checkpoints.push((checkpoint, parsed));
         }
         checkpoints.sort_by_key(|(_, c)| c.size());

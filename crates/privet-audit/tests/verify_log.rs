@@ -477,3 +477,39 @@ fn a_rewritten_leaf_with_its_hash_or_a_removed_chain_value_is_named() {
         VerifyError::ChainMismatch { index: 20 }
     );
 }
+
+#[test]
+fn after_a_key_rotation_each_checkpoint_verifies_under_its_own_key() {
+    let old = Log::new(50);
+    let new = NoteSigner::generate(ORIGIN).unwrap();
+    let new_key = VerifierKey::of(&new);
+    let mut checkpoints = vec![old.checkpoint(10), old.checkpoint(25)];
+    checkpoints.push(
+        Checkpoint::new(ORIGIN, 50, old.root(50))
+            .unwrap()
+            .sign(&new)
+            .unwrap(),
+    );
+    let run = |keys: &[VerifierKey]| -> Result<u64, VerifyError> {
+        let mut v = LogVerifier::with_keys(keys, ORIGIN, &checkpoints, None)?;
+        for l in old.leaves() {
+            v.push(l)?;
+        }
+        Ok(v.finish()?.checkpoints as u64)
+    };
+    assert_eq!(run(&[new_key.clone(), old.vk()]).unwrap(), 3);
+    // The new key alone does not vouch for checkpoints the old key signed, nor the reverse.
+    for keys in [vec![new_key.clone()], vec![old.vk()], vec![]] {
+        assert!(
+            matches!(
+                run(&keys),
+                Err(VerifyError::Checkpoint {
+                    source: NoteError::NotSigned { .. },
+                    ..
+                })
+            ),
+            "{} keys",
+            keys.len()
+        );
+    }
+}

@@ -261,4 +261,34 @@ impl Store for LedgerStore {
     async fn portal_token_spent(&self, id: &str) -> Result<bool> {
         self.inner.portal_token_spent(id).await
     }
+
+    async fn wrapped_key_counts(
+        &self,
+        table: privet_store::KeyTable,
+    ) -> privet_store::Result<Vec<(u32, u64)>> {
+        self.inner.wrapped_key_counts(table).await
+    }
+
+    async fn wrapped_keys(
+        &self,
+        table: privet_store::KeyTable,
+        version: u32,
+        after: Option<(privet_core::SubjectId, String)>,
+        limit: u32,
+    ) -> privet_store::Result<Vec<privet_store::WrappedKeyRow>> {
+        self.inner.wrapped_keys(table, version, after, limit).await
+    }
+
+    async fn index_version_counts(&self) -> privet_store::Result<Vec<(u32, u64)>> {
+        self.inner.index_version_counts().await
+    }
+
+    async fn stale_index_records(
+        &self,
+        target: u32,
+        after: Option<privet_core::RecordId>,
+        limit: u32,
+    ) -> privet_store::Result<Vec<privet_store::StaleIndexRecord>> {
+        self.inner.stale_index_records(target, after, limit).await
+    }
 }

@@ -22,11 +22,16 @@ pub(crate) fn load_schema(path: &std::path::Path) -> Result<Schema> {
         .map_err(|e| anyhow::anyhow!("schema {} is invalid:\n{e}", path.display()))
 }
 
+/// Where the master keys of `config` come from.
+pub(crate) fn key_provider(config: &Config) -> Arc<dyn KeyProvider> {
+    match &config.keys {
+        KeySource::File(p) => Arc::new(KeyFile::new(p.clone())),
+        KeySource::Env(var) => Arc::new(EnvKey::new(var.clone())),
+    }
+}
+
 pub(crate) fn load_keys(config: &Config) -> Result<Keyring> {
-    let provider: Box<dyn KeyProvider> = match &config.keys {
-        KeySource::File(p) => Box::new(KeyFile::new(p.clone())),
-        KeySource::Env(var) => Box::new(EnvKey::new(var.clone())),
-    };
+    let provider = key_provider(config);
     provider
         .load()
         .with_context(|| format!("cannot load the master key from {}", provider.describe()))
@@ -42,6 +47,7 @@ pub(crate) async fn open(config: &Config) -> Result<Vault> {
     let store: Arc<dyn Store> = Arc::new(LedgerStore::new(store, ledger));
     let vault = Vault::open(schema, store, keys, Arc::new(SystemClock)).await?;
     Ok(vault
+        .with_key_source(key_provider(config))
         .with_signers(load_signers(config)?)
         .with_default_regime(config.requests.default_regime))
 }

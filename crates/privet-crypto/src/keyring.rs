@@ -36,6 +36,7 @@ struct VersionKeys {
     master: MasterKey,
     wrap: Aes256Gcm,
     check: [u8; 32],
+    blind: BlindIndexKeys,
 }
 
 impl VersionKeys {
@@ -45,10 +46,12 @@ impl VersionKeys {
         let mut mac = kdf::hmac(&kdf::expand_key(&prk, &[LABEL_KEY_CHECK]));
         mac.update(KEY_CHECK_MESSAGE);
         let check = mac.finalize().into_bytes().into();
+        let blind = BlindIndexKeys::new(&master);
         VersionKeys {
             master,
             wrap,
             check,
+            blind,
         }
     }
 }
@@ -62,7 +65,6 @@ impl VersionKeys {
 pub struct Keyring {
     versions: BTreeMap<KeyVersion, VersionKeys>,
     current: KeyVersion,
-    blind: BlindIndexKeys,
     api_key: HmacSha256,
     tokens: TokenRoot,
 }
@@ -74,14 +76,12 @@ impl Keyring {
     /// If the operating system's random number generator fails (see the crate docs).
     pub fn generate() -> Keyring {
         let master = MasterKey::generate();
-        let blind = BlindIndexKeys::new(&master);
         let api_key = api_key_mac(&master);
         let tokens = TokenRoot::new(&master);
         let versions = BTreeMap::from([(KeyVersion::V1, VersionKeys::derive(master))]);
         Keyring {
             versions,
             current: KeyVersion::V1,
-            blind,
             api_key,
             tokens,
         }
@@ -94,9 +94,8 @@ impl Keyring {
     }
 
     fn build(keys: BTreeMap<KeyVersion, MasterKey>) -> Option<Keyring> {
-        let (&current, current_key) = keys.last_key_value()?;
+        let (&current, _) = keys.last_key_value()?;
         let (_, oldest_key) = keys.first_key_value()?;
-        let blind = BlindIndexKeys::new(current_key);
         let api_key = api_key_mac(oldest_key);
         let tokens = TokenRoot::new(oldest_key);
         let versions = keys
@@ -106,7 +105,6 @@ impl Keyring {
         Some(Keyring {
             versions,
             current,
-            blind,
             api_key,
             tokens,
         })
@@ -126,6 +124,29 @@ impl Keyring {
             .collect();
         keys.insert(next, MasterKey::generate());
         Keyring::build(keys)
+    }
+
+    /// A new keyring with every key of this one but `version`. `None` if `version` is not
+    /// held, or is the only one held.
+    ///
+    /// Removing the lowest version changes the API-key hashing secret and the token keys
+    /// (they are derived from the lowest version); callers refuse that while they are in use.
+    pub fn without(&self, version: KeyVersion) -> Option<Keyring> {
+        if !self.versions.contains_key(&version) || self.versions.len() < 2 {
+            return None;
+        }
+        let keys: BTreeMap<KeyVersion, MasterKey> = self
+            .versions
+            .iter()
+            .filter(|(v, _)| **v != version)
+            .map(|(v, k)| (*v, MasterKey::from_bytes(k.master.expose())))
+            .collect();
+        Keyring::build(keys)
+    }
+
+    /// The lowest version: the one API-key hashes and tokens are keyed from.
+    pub fn lowest(&self) -> KeyVersion {
+        self.versions.keys().next().copied().unwrap_or(self.current)
     }
 
     /// The current (highest) version.
@@ -246,7 +267,24 @@ impl Keyring {
     /// key HKDF-derived from the current master key for that pair, truncated to 16 bytes.
     /// Deterministic for one keyring; unrelated across fields, collections and keys.
     pub fn blind_index(&self, collection: &str, field: &str, term: &[u8]) -> [u8; BLIND_INDEX_LEN] {
-        self.blind.index(collection, field, term)
+        match self.versions.get(&self.current) {
+            Some(keys) => keys.blind.index(collection, field, term),
+            // `build` makes `current` the highest key of a non-empty map, so it is held.
+            None => [0u8; BLIND_INDEX_LEN],
+        }
+    }
+
+    /// The blind index of `term` as [`Keyring::blind_index`] computes it, but under the
+    /// per-field key derived from master-key `version`: what an entry written while that
+    /// version was current holds. Lookups query every version the index still holds.
+    pub fn blind_index_under(
+        &self,
+        version: KeyVersion,
+        collection: &str,
+        field: &str,
+        term: &[u8],
+    ) -> Result<[u8; BLIND_INDEX_LEN], CryptoError> {
+        Ok(self.keys(version)?.blind.index(collection, field, term))
     }
 
     /// HMAC-SHA256 of an API key's full text under a secret HKDF-derived from the lowest

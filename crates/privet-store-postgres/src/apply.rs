@@ -196,6 +196,29 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
         Op::SpendPortalToken { id, expires_at, at } => {
             spend_portal_token(tx, id, *expires_at, *at).await
         }
+        Op::RewrapKey {
+            table,
+            subject,
+            slot,
+            from_version,
+            to_version,
+            wrapped_key,
+        } => {
+            crate::rotation::rewrap(
+                tx,
+                *table,
+                subject,
+                slot,
+                (*from_version, *to_version),
+                wrapped_key,
+            )
+            .await
+        }
+        Op::ReindexRecord {
+            record,
+            version,
+            entries,
+        } => crate::rotation::reindex(tx, record, *version, entries).await,
     }
 }
 
@@ -368,8 +391,8 @@ pub(crate) async fn put_index(tx: &Transaction<'_>, e: &IndexEntry) -> Result<()
     }
     tx.execute(
         &tx.prepare_cached(
-            "INSERT INTO blind_index (collection, field, term, record_id, subject_id) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            "INSERT INTO blind_index (collection, field, term, record_id, subject_id, key_version) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
         .await
         .map_err(db)?,
@@ -379,6 +402,7 @@ pub(crate) async fn put_index(tx: &Transaction<'_>, e: &IndexEntry) -> Result<()
             &e.term,
             &&e.record.as_bytes()[..],
             &&e.subject.as_bytes()[..],
+            &(e.key_version as i32),
         ],
     )
     .await

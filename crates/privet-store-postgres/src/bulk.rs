@@ -215,15 +215,24 @@ async fn insert_index(tx: &Transaction<'_>, entries: &[&IndexEntry]) -> Result<(
     let terms: Vec<&[u8]> = entries.iter().map(|e| &e.term[..]).collect();
     let records: Vec<&[u8]> = entries.iter().map(|e| &e.record.as_bytes()[..]).collect();
     let subjects: Vec<&[u8]> = entries.iter().map(|e| id(&e.subject)).collect();
+    let versions: Vec<i32> = entries.iter().map(|e| e.key_version as i32).collect();
     tx.execute(
         &stmt(
             tx,
-            "INSERT INTO blind_index (collection, field, term, record_id, subject_id) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::bytea[]) \
+            "INSERT INTO blind_index (collection, field, term, record_id, subject_id, key_version) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::bytea[], \
+                              $6::int4[]) \
          ON CONFLICT DO NOTHING",
         )
         .await?,
-        &[&collections, &fields, &terms, &records, &subjects],
+        &[
+            &collections,
+            &fields,
+            &terms,
+            &records,
+            &subjects,
+            &versions,
+        ],
     )
     .await
     .map_err(db)?;

@@ -28,6 +28,7 @@ mod read;
 mod retained;
 mod retention;
 mod rights;
+mod rotation;
 mod store;
 mod tls;
 

@@ -14,7 +14,7 @@ pub(crate) fn from_micros(m: i64) -> Result<OffsetDateTime> {
         .ok_or_else(|| StoreError::Corrupt("stored time out of range".into()))
 }
 
-fn id16<T>(bytes: &[u8], make: fn([u8; 16]) -> T) -> Result<T> {
+pub(crate) fn id16<T>(bytes: &[u8], make: fn([u8; 16]) -> T) -> Result<T> {
     <[u8; 16]>::try_from(bytes)
         .map(make)
         .map_err(|_| StoreError::Corrupt("stored id is not 16 bytes".into()))

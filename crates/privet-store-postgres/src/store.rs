@@ -8,9 +8,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use privet_audit::{Frontier, Hash, Subtree};
 use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 use privet_store::{
-    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, OutboxRow, PrincipalRow, RequestEventRow,
-    RequestFilter, Result, RetainedData, RetainedKeyRow, RightsRequestRow, RoleRow, Store,
-    StoreError, StoredLeaf, SubjectData, WriteSet,
+    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, KeyTable, OutboxRow, PrincipalRow,
+    RequestEventRow, RequestFilter, Result, RetainedData, RetainedKeyRow, RightsRequestRow,
+    RoleRow, StaleIndexRecord, Store, StoreError, StoredLeaf, SubjectData, WrappedKeyRow, WriteSet,
 };
 use time::OffsetDateTime;
 use tokio_postgres::tls::MakeTlsConnect;
@@ -381,5 +381,32 @@ impl Store for PgStore {
             .await
             .map_err(db)?;
         Ok(row.is_some())
+    }
+
+    async fn wrapped_key_counts(&self, table: KeyTable) -> Result<Vec<(u32, u64)>> {
+        crate::rotation::wrapped_key_counts(&*self.client().await?, table).await
+    }
+
+    async fn wrapped_keys(
+        &self,
+        table: KeyTable,
+        version: u32,
+        after: Option<(SubjectId, String)>,
+        limit: u32,
+    ) -> Result<Vec<WrappedKeyRow>> {
+        crate::rotation::wrapped_keys(&*self.client().await?, table, version, after, limit).await
+    }
+
+    async fn index_version_counts(&self) -> Result<Vec<(u32, u64)>> {
+        crate::rotation::index_version_counts(&*self.client().await?).await
+    }
+
+    async fn stale_index_records(
+        &self,
+        target: u32,
+        after: Option<RecordId>,
+        limit: u32,
+    ) -> Result<Vec<StaleIndexRecord>> {
+        crate::rotation::stale_index_records(&*self.client().await?, target, after, limit).await
     }
 }

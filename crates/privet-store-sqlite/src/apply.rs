@@ -139,6 +139,26 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
             records,
         } => crate::retention::guard(c, *subject, *last_activity, *records),
         Op::SpendPortalToken { id, expires_at, at } => spend_portal_token(c, id, *expires_at, *at),
+        Op::RewrapKey {
+            table,
+            subject,
+            slot,
+            from_version,
+            to_version,
+            wrapped_key,
+        } => crate::rotation::rewrap(
+            c,
+            *table,
+            subject,
+            slot,
+            (*from_version, *to_version),
+            wrapped_key,
+        ),
+        Op::ReindexRecord {
+            record,
+            version,
+            entries,
+        } => crate::rotation::reindex(c, st, record, *version, entries),
     }
 }
 

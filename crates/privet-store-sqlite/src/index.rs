@@ -75,9 +75,17 @@ pub(crate) fn put(c: &Connection, st: &mut IndexState, e: &IndexEntry) -> Result
         }
     }
     c.prepare_cached(
-        "INSERT OR REPLACE INTO blind_index_recent (field_id, term, record_id) VALUES (?1, ?2, ?3)",
+        "INSERT OR REPLACE INTO blind_index_recent (field_id, term, record_id, key_version) \
+         VALUES (?1, ?2, ?3, ?4)",
     )
-    .and_then(|mut s| s.execute(params![field_id, e.term, &e.record.as_bytes()[..]]))
+    .and_then(|mut s| {
+        s.execute(params![
+            field_id,
+            e.term,
+            &e.record.as_bytes()[..],
+            e.key_version
+        ])
+    })
     .map_err(backend)?;
     st.recent += 1;
     Ok(())
@@ -93,6 +101,17 @@ pub(crate) fn delete_field(c: &Connection, record: &RecordId, field: &str) -> Re
         );
         c.prepare_cached(&sql)
             .and_then(|mut s| s.execute(params![&record.as_bytes()[..], field]))
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Removes every entry of one record (before a re-index puts its new entries).
+pub(crate) fn delete_record(c: &Connection, record: &RecordId) -> Result<()> {
+    for table in ["blind_index", "blind_index_recent"] {
+        let sql = format!("DELETE FROM {table} WHERE record_id = ?1");
+        c.prepare_cached(&sql)
+            .and_then(|mut s| s.execute([&record.as_bytes()[..]]))
             .map_err(backend)?;
     }
     Ok(())
@@ -153,8 +172,9 @@ pub(crate) fn merge(c: &mut Connection, st: &mut IndexState) -> Result<()> {
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(backend)?;
     tx.execute_batch(
-        "INSERT OR REPLACE INTO blind_index (field_id, term, record_id) \
-           SELECT field_id, term, record_id FROM blind_index_recent ORDER BY field_id, term, record_id; \
+        "INSERT OR REPLACE INTO blind_index (field_id, term, record_id, key_version) \
+           SELECT field_id, term, record_id, key_version FROM blind_index_recent \
+           ORDER BY field_id, term, record_id; \
          DELETE FROM blind_index_recent;",
     )
     .map_err(backend)?;

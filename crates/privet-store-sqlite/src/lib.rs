@@ -23,6 +23,7 @@ mod read;
 mod retained;
 mod retention;
 mod rights;
+mod rotation;
 mod snapshot;
 mod store;
 mod writer;

@@ -33,6 +33,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_retention",
         include_str!("../migrations/0007_retention.sql"),
     ),
+    (
+        "0009_key_rotation",
+        include_str!("../migrations/0009_key_rotation.sql"),
+    ),
     ("0010_portal", include_str!("../migrations/0010_portal.sql")),
 ];
 

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use privet_audit::{Frontier, Hash, Subtree};
 use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 use privet_store::{
-    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, OutboxRow, PrincipalRow, RequestEventRow,
-    RequestFilter, Result, RetainedData, RetainedKeyRow, RightsRequestRow, RoleRow, Store,
-    StoreError, StoredLeaf, SubjectData, WriteSet,
+    ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, KeyTable, OutboxRow, PrincipalRow,
+    RequestEventRow, RequestFilter, Result, RetainedData, RetainedKeyRow, RightsRequestRow,
+    RoleRow, StaleIndexRecord, Store, StoreError, StoredLeaf, SubjectData, WrappedKeyRow, WriteSet,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use time::OffsetDateTime;
@@ -359,5 +359,40 @@ impl Store for SqliteStore {
                 .map(|r| r.is_some())
                 .map_err(backend)
         })
+    }
+
+    async fn wrapped_key_counts(&self, table: KeyTable) -> Result<Vec<(u32, u64)>> {
+        self.read(move |c| crate::rotation::wrapped_key_counts(c, table))
+            .await
+    }
+
+    async fn wrapped_keys(
+        &self,
+        table: KeyTable,
+        version: u32,
+        after: Option<(SubjectId, String)>,
+        limit: u32,
+    ) -> Result<Vec<WrappedKeyRow>> {
+        self.read(move |c| crate::rotation::wrapped_keys(c, table, version, after, limit))
+            .await
+    }
+
+    async fn index_version_counts(&self) -> Result<Vec<(u32, u64)>> {
+        self.read(|c| read::in_snapshot(c, crate::rotation::index_version_counts))
+            .await
+    }
+
+    async fn stale_index_records(
+        &self,
+        target: u32,
+        after: Option<RecordId>,
+        limit: u32,
+    ) -> Result<Vec<StaleIndexRecord>> {
+        self.read(move |c| {
+            read::in_snapshot(c, |c| {
+                crate::rotation::stale_index_records(c, target, after, limit)
+            })
+        })
+        .await
     }
 }

@@ -45,6 +45,7 @@ fn subject_with_record(term: &[u8]) -> (SubjectId, RecordId, WriteSet) {
             subject: s,
             record: r,
             unique: false,
+            key_version: 1,
         }));
     (s, r, w)
 }

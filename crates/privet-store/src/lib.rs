@@ -15,6 +15,7 @@ mod error;
 mod fold;
 mod retention;
 mod rights;
+mod rotation;
 mod rows;
 mod snapshot;
 mod tiles;
@@ -28,6 +29,7 @@ pub use error::StoreError;
 pub use fold::{GrantRow, fold_grants};
 pub use retention::{LegalHoldRow, RetentionRow};
 pub use rights::{OutboxRow, RequestEventRow, RequestFilter, RightsRequestRow};
+pub use rotation::{KeyTable, StaleIndexRecord, WrappedKeyRow};
 pub use rows::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, IndexEntry, Op, PrincipalRow, RecordRow,
     RestrictionRow, RetainedData, RetainedKeyRow, RetainedRecord, RoleRow, StoredLeaf, SubjectData,
@@ -185,4 +187,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether a portal token id was spent ([`Op::SpendPortalToken`]) and not yet forgotten.
     async fn portal_token_spent(&self, id: &str) -> Result<bool>;
+
+    /// How many wrapped keys of `table` each master-key version wraps, ascending by version
+    /// (versions wrapping none are left out).
+    async fn wrapped_key_counts(&self, table: KeyTable) -> Result<Vec<(u32, u64)>>;
+
+    /// Up to `limit` wrapped keys of `table` under `version`, ordered by (subject, slot),
+    /// starting after `after` (exclusive): a page of a re-wrap.
+    async fn wrapped_keys(
+        &self,
+        table: KeyTable,
+        version: u32,
+        after: Option<(SubjectId, String)>,
+        limit: u32,
+    ) -> Result<Vec<WrappedKeyRow>>;
+
+    /// How many blind-index entries each master-key version keys, ascending by version.
+    async fn index_version_counts(&self) -> Result<Vec<(u32, u64)>>;
+
+    /// Up to `limit` records holding a blind-index entry keyed from a version below
+    /// `target`, ordered by record id, after `after` (exclusive): a page of a re-index.
+    async fn stale_index_records(
+        &self,
+        target: u32,
+        after: Option<RecordId>,
+        limit: u32,
+    ) -> Result<Vec<StaleIndexRecord>>;
 }

@@ -179,6 +179,8 @@ pub struct IndexEntry {
     pub record: RecordId,
     /// Whether the schema declares the field unique (a second subject with the term fails).
     pub unique: bool,
+    /// The master-key version the term's HMAC key is derived from.
+    pub key_version: u32,
 }
 
 /// A registered API key (only its keyed hash is stored).
@@ -414,6 +416,34 @@ pub enum Op {
         expires_at: OffsetDateTime,
         /// Now.
         at: OffsetDateTime,
+    },
+    /// Replaces a wrapped key of `table` by the same key wrapped under another version, only
+    /// if the stored key is still wrapped under `from_version` (the optimistic check of a
+    /// re-wrap): a row erased or re-wrapped meanwhile is left alone, and the op succeeds.
+    RewrapKey {
+        /// The table.
+        table: crate::KeyTable,
+        /// The subject the key belongs to.
+        subject: SubjectId,
+        /// The key's slot in the table (`""` for the subject key).
+        slot: String,
+        /// The version the re-wrap read.
+        from_version: u32,
+        /// The version that wraps `wrapped_key`.
+        to_version: u32,
+        /// The key wrapped under `to_version`.
+        wrapped_key: Vec<u8>,
+    },
+    /// Replaces every blind-index entry of `record` by `entries`, only if the stored record
+    /// is still at `version` (the optimistic check of a re-index): a record updated or
+    /// erased meanwhile is left alone (its writer indexed it), and the op succeeds.
+    ReindexRecord {
+        /// The record.
+        record: RecordId,
+        /// The record version the re-index read and decrypted.
+        version: i64,
+        /// The new entries (every field of the record that is indexed).
+        entries: Vec<IndexEntry>,
     },
 }
 

@@ -181,7 +181,7 @@ impl Vault {
             }))
             .op(Op::PutApiKey(ApiKeyRow {
                 prefix: api_key.prefix().to_owned(),
-                hash: self.inner.keys.api_key_hash(api_key.expose()).to_vec(),
+                hash: self.keys().api_key_hash(api_key.expose()).to_vec(),
                 principal: id.clone(),
                 created_at: now,
                 expires_at,

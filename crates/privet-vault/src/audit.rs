@@ -244,6 +244,36 @@ impl Vault {
         }
     }
 
+    /// After the audit signing key was replaced (by one of the same name): binds the store to
+    /// the configured key, provided it is bound to `previous` (or already to the configured
+    /// one, when a rotation is run again), as an audited administrative act. Checkpoints
+    /// signed with `previous` keep verifying with its public key.
+    pub async fn rebind_audit_key(&self, previous: &VerifierKey) -> Result<(), VaultError> {
+        let configured = self.audit_key()?.to_string();
+        let bound = self.inner.store.meta(BOUND_KEY).await?;
+        match bound {
+            Some(b) if b == configured.as_bytes() => return Ok(()),
+            Some(b) if b != previous.to_string().as_bytes() => {
+                return Err(AuditError::KeyMismatch {
+                    bound: String::from_utf8_lossy(&b).into_owned(),
+                    configured,
+                }
+                .into());
+            }
+            _ => {}
+        }
+        let mut entry = AuditEntry::new(self.now(), "cli", Action::Admin);
+        entry.reason = Some("audit_signing_key_rotated".into());
+        let w = WriteSet::new()
+            .op(Op::PutMeta {
+                key: BOUND_KEY.into(),
+                value: configured.into_bytes(),
+            })
+            .audit(entry);
+        self.inner.store.apply(w).await?;
+        Ok(())
+    }
+
     /// The latest signed checkpoint (a C2SP signed note), making and storing a new one first
     /// if there is none, if the log grew since, or if the latest does not verify under the
     /// configured key.

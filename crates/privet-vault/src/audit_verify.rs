@@ -51,6 +51,18 @@ pub async fn verify_audit_log(
     key: &VerifierKey,
     origin: &str,
     against: Option<&str>,
+    progress: impl FnMut(u64, u64),
+) -> Result<LogReport, VaultError> {
+    verify_audit_log_with_keys(store, std::slice::from_ref(key), origin, against, progress).await
+}
+
+/// [`verify_audit_log`] for a log whose signing key was rotated: each checkpoint must
+/// verify under one of `keys` (the current one and every earlier one).
+pub async fn verify_audit_log_with_keys(
+    store: &Arc<dyn Store>,
+    keys: &[VerifierKey],
+    origin: &str,
+    against: Option<&str>,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<LogReport, VaultError> {
     let stored: Vec<String> = store
@@ -60,7 +72,7 @@ pub async fn verify_audit_log(
         .map(|c| c.note)
         .collect();
     let mut verifier =
-        LogVerifier::new(key, origin, &stored, against).map_err(AuditError::Verify)?;
+        LogVerifier::with_keys(keys, origin, &stored, against).map_err(AuditError::Verify)?;
     let head = store.audit_len().await?;
     let (tx, mut rx) = mpsc::channel::<Result<Vec<StoredLeaf>, VaultError>>(4);
     let reading = Arc::clone(store);

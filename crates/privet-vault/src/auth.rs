@@ -95,7 +95,7 @@ impl Vault {
     /// Authenticates a presented API key. Every failure is the same `Unauthorized`, and the
     /// keyed hash is computed even when the prefix is unknown, so timing tells nothing.
     pub async fn authenticate(&self, presented: &str) -> Result<Principal, VaultError> {
-        let hash = self.inner.keys.api_key_hash(presented);
+        let hash = self.keys().api_key_hash(presented);
         let Some(prefix) = api_key_prefix(presented) else {
             return Err(VaultError::Unauthorized);
         };

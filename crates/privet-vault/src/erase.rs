@@ -269,7 +269,7 @@ impl Vault {
         plan: &mut Plan,
     ) -> Result<(), VaultError> {
         let class_key = self.stored_class_key(subject.id, class).await?;
-        let own = self.subject_key(subject)?.cipher();
+        let own = self.subject_key(subject).await?.cipher();
         let mut target: Option<FieldCipher> = class_key.as_ref().map(|k| k.cipher());
         for (r, _) in keep {
             if let Some(t) = &target

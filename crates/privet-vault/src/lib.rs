@@ -24,6 +24,7 @@ mod export;
 mod export_format;
 mod fulfil;
 mod import;
+mod keys;
 mod legal_hold;
 mod monitor;
 mod outbox;
@@ -35,6 +36,7 @@ mod requests;
 mod retained;
 mod retention;
 mod retention_plan;
+mod rotation;
 mod seal;
 mod vault;
 mod view;
@@ -43,7 +45,7 @@ mod write;
 
 pub use admin::{MAX_PRINCIPAL_NAME_LEN, NewPrincipal, PrincipalInfo};
 pub use audit::{AccessLogEntry, AuditError, AuditRecord, DecodedEntry, MAX_AUDIT_PAGE, Signers};
-pub use audit_verify::verify_audit_log;
+pub use audit_verify::{verify_audit_log, verify_audit_log_with_keys};
 pub use auth::{ADMIN_PRINCIPAL, ADMIN_ROLE, Actor, Principal};
 pub use clock::{Clock, SystemClock};
 pub use consent::{ConsentNow, ConsentOverview, Restriction};
@@ -71,6 +73,7 @@ pub use receipt::{
 pub use requests::{MAX_REQUEST_PAGE, RequestInput, RequestSummary};
 pub use retention::{PurgeLine, PurgeOptions, PurgeProgress, PurgeReport, RETENTION_ACTOR};
 pub use retention_plan::{PlanLine, RetentionPlan};
+pub use rotation::{KeyStatus, KeyTableCount, RotationProgress, RotationSummary, VersionStatus};
 pub use vault::Vault;
 pub use view::{RecordView, SubjectView, Withheld};
 

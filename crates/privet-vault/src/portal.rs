@@ -210,8 +210,7 @@ fn decode(
 
 impl Vault {
     fn portal_key(&self) -> Result<Arc<PortalKey>, VaultError> {
-        self.inner
-            .keys
+        self.keys()
             .portal_key()
             .map(Arc::new)
             .ok_or_else(|| VaultError::Integrity {

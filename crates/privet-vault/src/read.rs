@@ -120,7 +120,7 @@ impl Vault {
             .await)
     }
 
-    fn profile_view(
+    async fn profile_view(
         &self,
         profile: &Collection,
         v: &Verdicts<'_>,
@@ -132,7 +132,7 @@ impl Vault {
             withheld: v.withheld.clone(),
         };
         if let (Some(record), false) = (data.records.first(), v.released.is_empty()) {
-            let key = self.subject_key(&data.subject)?;
+            let key = self.subject_key(&data.subject).await?;
             view.data = self.open_fields(&key.cipher(), profile, &v.released, record)?;
         }
         Ok(view)
@@ -187,7 +187,7 @@ impl Vault {
         } else {
             crate::seal::release_all(profile)
         };
-        let view = self.profile_view(profile, &v, &data)?;
+        let view = self.profile_view(profile, &v, &data).await?;
         let mut entry = self.read_entry(actor, Action::SubjectRead, profile, &purpose.name, &v);
         entry.subject = Some(id);
         entry.record = data.records.first().map(|r| r.id);
@@ -244,11 +244,9 @@ impl Vault {
         let term = f
             .normalize_query(value)
             .map_err(|e| VaultError::Invalid(privet_core::ValidationErrors(vec![e])))?;
-        let hash = self
-            .inner
-            .keys
-            .blind_index(&profile.name, field, term.expose());
-        let hits = self.inner.store.lookup(&profile.name, field, &hash).await?;
+        let hits = self
+            .lookup_term(&profile.name, field, term.expose())
+            .await?;
         let mut views = Vec::with_capacity(hits.len());
         let mut subjects = Vec::with_capacity(hits.len());
         let mut entries = Vec::with_capacity(hits.len().max(1));
@@ -262,7 +260,7 @@ impl Vault {
                 continue;
             };
             let v = self.verdicts(self.grants(actor), profile, purpose, &data);
-            views.push(self.profile_view(profile, &v, &data)?);
+            views.push(self.profile_view(profile, &v, &data).await?);
             let mut e = self.read_entry(actor, Action::SubjectLookup, profile, &purpose.name, &v);
             e.subject = Some(subject);
             e.record = Some(record);

@@ -29,9 +29,7 @@ impl Vault {
             version: KeyVersion(row.key_version),
             bytes: row.wrapped_key.clone(),
         };
-        self.inner
-            .keys
-            .unwrap_class_key(&row.subject, &row.class, &wrapped)
+        self.keys().unwrap_class_key(&row.subject, &row.class, &wrapped)
             .map_err(|e| {
                 tracing::error!(subject = %row.subject, class = %row.class, error = %e, "class key failed to unwrap");
                 VaultError::Integrity {
@@ -48,8 +46,7 @@ impl Vault {
     ) -> Result<(SubjectKey, Op), VaultError> {
         let key = SubjectKey::generate();
         let wrapped = self
-            .inner
-            .keys
+            .keys()
             .wrap_class_key(&subject, class, &key)
             .map_err(|e| VaultError::Integrity {
                 context: format!("wrapping the {class} key of {subject}: {e}"),
@@ -87,7 +84,7 @@ impl Vault {
         w: &mut WriteSet,
     ) -> Result<FieldCipher, VaultError> {
         let Some(class) = self.retention_class(coll) else {
-            return Ok(self.subject_key(subject)?.cipher());
+            return Ok(self.subject_key(subject).await?.cipher());
         };
         if let Some(key) = self.stored_class_key(subject.id, class).await? {
             return Ok(key.cipher());
@@ -110,7 +107,7 @@ impl Vault {
         {
             out.push(key.cipher());
         }
-        out.push(self.subject_key(subject)?.cipher());
+        out.push(self.subject_key(subject).await?.cipher());
         Ok(out)
     }
 

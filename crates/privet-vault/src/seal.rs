@@ -7,7 +7,9 @@ use privet_core::{
     Access, Collection, Field, Grants, Purpose, ReadContext, RecordId, SubjectId, ValidatedData,
     mask, token_input,
 };
-use privet_crypto::{FieldAad, FieldCipher, KeyVersion, SubjectKey, Tokenizer, WrappedKey};
+use privet_crypto::{
+    CryptoError, FieldAad, FieldCipher, KeyVersion, SubjectKey, Tokenizer, WrappedKey,
+};
 use privet_store::{IndexEntry, SubjectData, SubjectRow};
 
 use crate::consent::StoredConsents;
@@ -56,8 +58,7 @@ impl Vault {
         let id = SubjectId::new();
         let key = SubjectKey::generate();
         let wrapped =
-            self.inner
-                .keys
+            self.keys()
                 .wrap_subject_key(&id, &key)
                 .map_err(|e| VaultError::Integrity {
                     context: format!("wrapping key of {id}: {e}"),
@@ -71,21 +72,26 @@ impl Vault {
         Ok((row, key))
     }
 
-    /// Unwraps a stored subject key. Failure means tampering or a key mix-up.
-    pub(crate) fn subject_key(&self, row: &SubjectRow) -> Result<SubjectKey, VaultError> {
+    /// Unwraps a stored subject key. Failure means tampering or a key mix-up. A key wrapped
+    /// under a version this vault does not hold yet (rotated by another process) makes it
+    /// re-read its key source once and try again.
+    pub(crate) async fn subject_key(&self, row: &SubjectRow) -> Result<SubjectKey, VaultError> {
         let wrapped = WrappedKey {
             version: KeyVersion(row.key_version),
             bytes: row.wrapped_key.clone(),
         };
-        self.inner
-            .keys
-            .unwrap_subject_key(&row.id, &wrapped)
-            .map_err(|e| {
-                tracing::error!(subject = %row.id, error = %e, "subject key failed to unwrap");
-                VaultError::Integrity {
-                    context: format!("key of subject {}", row.id),
-                }
-            })
+        let mut result = self.keys().unwrap_subject_key(&row.id, &wrapped);
+        if let Err(CryptoError::UnknownKeyVersion(v)) = result
+            && self.reload_keys_on_miss(v).await
+        {
+            result = self.keys().unwrap_subject_key(&row.id, &wrapped);
+        }
+        result.map_err(|e| {
+            tracing::error!(subject = %row.id, error = %e, "subject key failed to unwrap");
+            VaultError::Integrity {
+                context: format!("key of subject {}", row.id),
+            }
+        })
     }
 
     /// Encrypts the validated fields of one record and computes its blind-index entries.
@@ -115,20 +121,15 @@ impl Vault {
                 None => sealed.removed.push(name.clone()),
             }
         }
+        let keys = self.keys();
         for (name, term) in &data.index_terms {
-            let unique = collection.field(name).is_some_and(|f| f.unique);
-            sealed.index.push(IndexEntry {
-                collection: collection.name.clone(),
-                field: name.clone(),
-                term: self
-                    .inner
-                    .keys
-                    .blind_index(&collection.name, name, term.expose())
-                    .to_vec(),
-                subject,
-                record,
-                unique,
-            });
+            sealed.index.push(index_entry(
+                &keys,
+                collection,
+                name,
+                term.expose(),
+                (subject, record),
+            ));
         }
         sealed
     }
@@ -195,7 +196,7 @@ impl Vault {
                     let i = match tokenizers.iter().position(|(role, _)| *role == r.role) {
                         Some(i) => i,
                         None => {
-                            tokenizers.push((r.role, self.inner.keys.tokenizer(r.role)));
+                            tokenizers.push((r.role, self.keys().tokenizer(r.role)));
                             tokenizers.len() - 1
                         }
                     };
@@ -206,6 +207,26 @@ impl Vault {
             out.insert(field.name.clone(), value);
         }
         Ok(out)
+    }
+}
+
+/// The blind-index entry of one searchable field's normalized term, keyed from the current
+/// master-key version.
+pub(crate) fn index_entry(
+    keys: &privet_crypto::Keyring,
+    collection: &Collection,
+    field: &str,
+    term: &[u8],
+    (subject, record): (SubjectId, RecordId),
+) -> IndexEntry {
+    IndexEntry {
+        collection: collection.name.clone(),
+        field: field.to_owned(),
+        term: keys.blind_index(&collection.name, field, term).to_vec(),
+        subject,
+        record,
+        unique: collection.field(field).is_some_and(|f| f.unique),
+        key_version: keys.current().0,
     }
 }
 

@@ -13,7 +13,7 @@ use crate::{Actor, Clock, VaultError};
 
 const INITIALIZED: &str = "initialized";
 
-fn kcv_key(v: privet_crypto::KeyVersion) -> String {
+pub(crate) fn kcv_key(v: privet_crypto::KeyVersion) -> String {
     format!("kcv:{v}")
 }
 
@@ -62,7 +62,9 @@ pub struct Vault {
 pub(crate) struct Inner {
     pub(crate) schema: Schema,
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) keys: Keyring,
+    /// The keyring in use: replaced whole when the key source is re-read after a rotation
+    /// (see `keys::Keys`), never mutated in place.
+    pub(crate) keys: crate::keys::Keys,
     pub(crate) clock: Arc<dyn Clock>,
     /// What the local operator is granted: every purpose and field, and administration.
     pub(crate) operator: Grants,
@@ -105,7 +107,7 @@ impl Vault {
                 operator: operator_grants(&schema),
                 schema,
                 store,
-                keys,
+                keys: crate::keys::Keys::new(keys),
                 clock,
             }),
             monitor: None,
@@ -158,7 +160,7 @@ impl Vault {
                 operator: operator_grants(&schema),
                 schema,
                 store,
-                keys,
+                keys: crate::keys::Keys::new(keys),
                 clock,
             }),
             monitor: None,

@@ -236,7 +236,7 @@ impl Vault {
         let Some(old) = loaded.records.into_iter().next() else {
             return Err(VaultError::SubjectNotFound(id));
         };
-        let key = self.subject_key(&loaded.subject)?;
+        let key = self.subject_key(&loaded.subject).await?;
         let sealed = self.seal(&key.cipher(), profile, id, old.id, &valid);
         let changed: Vec<String> = valid.fields.iter().map(|(n, _)| n.clone()).collect();
         let mut fields: Vec<(String, Vec<u8>)> = old

@@ -263,10 +263,19 @@ async fn tail(
 
 async fn verify(dir: DirArg, against: Option<PathBuf>, key: Option<String>) -> Result<ExitCode> {
     let config = Config::load(&dir.dir)?;
-    let key = match key {
-        Some(k) => VerifierKey::parse(k.trim()).context("--key is not a verifier key")?,
-        None => VerifierKey::of(&crate::open::audit_signer(&config, &dir.dir)?),
+    let (key, previous) = match key {
+        Some(k) => (
+            VerifierKey::parse(k.trim()).context("--key is not a verifier key")?,
+            Vec::new(),
+        ),
+        // The configured key, and the keys it replaced (`privet keys rotate-signing`).
+        None => (
+            VerifierKey::of(&crate::open::audit_signer(&config, &dir.dir)?),
+            super::rotate_signing::previous_keys(&config)?,
+        ),
     };
+    let mut keys = vec![key.clone()];
+    keys.extend(previous);
     let origin = config
         .audit_origin
         .clone()
@@ -281,12 +290,17 @@ async fn verify(dir: DirArg, against: Option<PathBuf>, key: Option<String>) -> R
         ProgressStyle::with_template("{bar:40} {pos}/{len} entries  {per_sec}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let result =
-        privet_vault::verify_audit_log(&store, &key, &origin, saved.as_deref(), |done, total| {
+    let result = privet_vault::verify_audit_log_with_keys(
+        &store,
+        &keys,
+        &origin,
+        saved.as_deref(),
+        |done, total| {
             bar.set_length(total);
             bar.set_position(done);
-        })
-        .await;
+        },
+    )
+    .await;
     bar.finish_and_clear();
     match result {
         Ok(report) => {

@@ -98,6 +98,19 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 30)]
         rounds: usize,
     },
+    /// Master-key rotation: the re-wrap rate (subject keys/s) vs the same rows rewritten
+    /// unchanged in transactions of the same size, then the blind-index re-key rate.
+    Rotate {
+        /// How many customers.
+        #[arg(long, default_value_t = 100_000)]
+        subjects: u64,
+        /// Keys per transaction, for both.
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+        /// Where to build the vault (default: a temporary directory, removed afterwards).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -169,6 +182,11 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
             .await?
         }
         Command::Export { records, rounds } => super::bench_export::run(records, rounds).await?,
+        Command::Rotate {
+            subjects,
+            batch,
+            dir,
+        } => super::bench_rotate::run(subjects, batch, dir).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -199,7 +217,7 @@ pub(crate) fn scratch(dir: Option<PathBuf>) -> Result<Scratch> {
     })
 }
 
-async fn load(vault: &Vault, n: u64, batch_size: usize) -> (Duration, usize) {
+pub(crate) async fn load(vault: &Vault, n: u64, batch_size: usize) -> (Duration, usize) {
     let rows: Vec<Row> = (0..n).map(|i| (i + 1, Ok(customer(i)))).collect();
     let started = Instant::now();
     let summary = import_rows(

@@ -237,6 +237,32 @@ impl Store for Unaudited {
     async fn portal_token_spent(&self, id: &str) -> privet_store::Result<bool> {
         self.0.portal_token_spent(id).await
     }
+    async fn wrapped_key_counts(
+        &self,
+        table: privet_store::KeyTable,
+    ) -> privet_store::Result<Vec<(u32, u64)>> {
+        self.0.wrapped_key_counts(table).await
+    }
+    async fn wrapped_keys(
+        &self,
+        table: privet_store::KeyTable,
+        version: u32,
+        after: Option<(privet_core::SubjectId, String)>,
+        limit: u32,
+    ) -> privet_store::Result<Vec<privet_store::WrappedKeyRow>> {
+        self.0.wrapped_keys(table, version, after, limit).await
+    }
+    async fn index_version_counts(&self) -> privet_store::Result<Vec<(u32, u64)>> {
+        self.0.index_version_counts().await
+    }
+    async fn stale_index_records(
+        &self,
+        target: u32,
+        after: Option<privet_core::RecordId>,
+        limit: u32,
+    ) -> privet_store::Result<Vec<privet_store::StaleIndexRecord>> {
+        self.0.stale_index_records(target, after, limit).await
+    }
 }
 
 /// `readers` concurrent tasks reading `ids` (each id once) through `vault`: reads/s.

@@ -1,4 +1,6 @@
-//! `privet keys create-signing`: the signing keys of a vault made before they existed.
+//! `privet keys`: the signing keys of a vault made before they existed
+//! (`create-signing`), and the master-key life cycle (`rotate`, `status`, `retire`; see
+//! `rotate.rs`).
 
 use std::process::ExitCode;
 
@@ -22,6 +24,25 @@ pub(crate) enum Command {
         /// configuration, else `privet.local/` and a random id.
         #[arg(long)]
         origin: Option<String>,
+    },
+    /// Rotate the master key: add a new version to the key file (the old ones are kept),
+    /// make it current, then re-wrap every subject key and re-compute every blind-index
+    /// entry under it, online, in batches. Run again after an interruption: it continues
+    /// the unfinished rotation instead of adding another version.
+    Rotate(super::rotate::RotateArgs),
+    /// Show every master-key version: which is current, which keys API-key hashes and
+    /// tokens, and how many subject keys and blind-index entries each still protects.
+    Status(super::rotate::StatusArgs),
+    /// Remove an old master-key version from the key file, refused while anything still
+    /// uses it.
+    Retire(super::rotate::RetireArgs),
+    /// Replace the audit signing key with a new one of the same name: signs a last checkpoint
+    /// with the old key, keeps the old public key in `audit-signing.previous` (so `privet
+    /// audit verify` still verifies old checkpoints), binds the store to the new key
+    /// (audited) and signs a checkpoint with it. Restart every server with the new key file.
+    RotateSigning {
+        #[command(flatten)]
+        dir: DirArg,
     },
 }
 
@@ -47,6 +68,10 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
             println!("Audit log verifier key:\n  {}", VerifierKey::of(&signer));
             println!("Copy both key files to every server of this vault.");
         }
+        Command::Rotate(a) => return super::rotate::rotate(a).await,
+        Command::Status(a) => return super::rotate::status(a).await,
+        Command::Retire(a) => return super::rotate::retire(a).await,
+        Command::RotateSigning { dir } => return super::rotate_signing::run(dir).await,
     }
     Ok(ExitCode::SUCCESS)
 }

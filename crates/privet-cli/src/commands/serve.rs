@@ -75,6 +75,7 @@ pub(crate) async fn serve(
     let checkpoints = config
         .checkpoint_interval
         .map(|every| tokio::spawn(checkpoint_timer(vault.clone(), every, metrics.clone())));
+    let key_reload = tokio::spawn(key_reload_timer(vault.clone()));
     let notifications = match &config.requests.notify {
         Some(notify) => {
             let sender = privet_server::WebhookSender::new(notify.clone())
@@ -94,7 +95,9 @@ pub(crate) async fn serve(
         ))
     });
     let router = privet_server::router(vault.clone(), &server_config);
-    privet_server::serve(listener, router, shutdown_signal()).await?;
+    let served = privet_server::serve(listener, router, shutdown_signal()).await;
+    key_reload.abort();
+    served?;
     if let Some(task) = purge {
         task.abort();
     }
@@ -107,6 +110,24 @@ pub(crate) async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often a server re-reads its master keys, so a version added by `privet keys rotate`
+/// becomes current here without a restart (a wrapped key of a version it lacks also makes
+/// it re-read them at once).
+const KEY_RELOAD_EVERY: Duration = Duration::from_secs(10);
+
+async fn key_reload_timer(vault: Vault) {
+    let mut tick = tokio::time::interval(KEY_RELOAD_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        // A failure (a key file being replaced, a wrong key) keeps the keyring in use.
+        if let Err(e) = vault.reload_keys().await {
+            tracing::warn!(error = %e, "could not re-read the master keys; keeping those in use");
+        }
+    }
 }
 
 async fn checkpoint_timer(vault: Vault, every: Duration, metrics: Metrics) {

@@ -173,6 +173,7 @@ mod portal;
 mod postgres;
 mod retention;
 mod rights;
+mod rotation;
 mod routes;
 mod tls;
 

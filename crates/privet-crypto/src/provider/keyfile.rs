@@ -52,8 +52,26 @@ impl KeyFile {
     /// [`CryptoError::KeyFileWouldLoseKey`] unless `keyring` holds every version the file
     /// holds, with the same key bytes. Writes `<path>.new`, fsyncs it, renames it over.
     pub fn replace(&self, keyring: &Keyring) -> Result<(), CryptoError> {
+        self.replace_except(keyring, None)
+    }
+
+    /// Atomically replaces the file with `keyring`, which must hold every version the file
+    /// holds except `retired` (with the same key bytes): how a version is retired, after
+    /// the caller made sure nothing still uses it.
+    pub fn retire(&self, keyring: &Keyring, retired: KeyVersion) -> Result<(), CryptoError> {
+        self.replace_except(keyring, Some(retired))
+    }
+
+    fn replace_except(
+        &self,
+        keyring: &Keyring,
+        retired: Option<KeyVersion>,
+    ) -> Result<(), CryptoError> {
         let existing = self.load()?;
         for version in existing.versions() {
+            if Some(version) == retired {
+                continue;
+            }
             let check = existing.key_check_value(version)?;
             if keyring.verify_key_check(version, &check).is_err() {
                 return Err(CryptoError::KeyFileWouldLoseKey {
@@ -65,6 +83,13 @@ impl KeyFile {
         let mut staged = self.path.clone().into_os_string();
         staged.push(".new");
         let staged = PathBuf::from(staged);
+        // A staging file left by a crash mid-write holds at most what is written below (the
+        // file itself was never replaced by it), so it is dropped rather than refused.
+        match fs::remove_file(&staged) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error(&staged, e)),
+        }
         write_new(&staged, keyring)?;
         fs::rename(&staged, &self.path).map_err(|source| io_error(&self.path, source))?;
         sync_parent(&self.path)

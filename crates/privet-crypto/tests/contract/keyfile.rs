@@ -228,3 +228,30 @@ fn describe_names_the_path() {
         "key file /etc/privet/master.key"
     );
 }
+
+#[test]
+fn retire_drops_one_version_and_refuses_to_lose_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("master.key");
+    let ring = Keyring::generate().rotated().unwrap().rotated().unwrap();
+    let file = KeyFile::create(&path, &ring).unwrap();
+    // A staging file left behind by a crash does not block the next write.
+    fs::write(dir.path().join("master.key.new"), "half").unwrap();
+    let without_v2 = ring.without(KeyVersion(2)).unwrap();
+    let err = file.retire(&without_v2, KeyVersion(1)).unwrap_err();
+    assert!(matches!(
+        err,
+        CryptoError::KeyFileWouldLoseKey {
+            version: KeyVersion(2),
+            ..
+        }
+    ));
+    file.retire(&without_v2, KeyVersion(2)).unwrap();
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(
+        file.load().unwrap().versions(),
+        [KeyVersion(1), KeyVersion(3)]
+    );
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+}

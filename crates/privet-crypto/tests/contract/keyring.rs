@@ -258,3 +258,42 @@ proptest! {
         prop_assert!(ring.unwrap_subject_key(&SubjectId::new(), &wrapped).is_err());
     }
 }
+
+#[test]
+fn blind_indexes_under_an_old_version_match_what_that_version_wrote() {
+    let old = ring(&[(1, 1)]);
+    let new = ring(&[(1, 1), (2, 2)]);
+    let term = b"jane@example.com";
+    let written_before = old.blind_index("customers", "email", term);
+    assert_eq!(
+        new.blind_index_under(KeyVersion(1), "customers", "email", term)
+            .unwrap(),
+        written_before
+    );
+    assert_ne!(new.blind_index("customers", "email", term), written_before);
+    assert_eq!(
+        new.blind_index_under(KeyVersion(2), "customers", "email", term)
+            .unwrap(),
+        new.blind_index("customers", "email", term)
+    );
+    assert!(matches!(
+        new.blind_index_under(KeyVersion(3), "customers", "email", term),
+        Err(CryptoError::UnknownKeyVersion(KeyVersion(3)))
+    ));
+}
+
+#[test]
+fn a_keyring_without_a_version_keeps_the_others_and_never_empties() {
+    let three = ring(&[(1, 1), (2, 2), (3, 3)]);
+    let two = three.without(KeyVersion(2)).unwrap();
+    assert_eq!(two.versions(), [KeyVersion(1), KeyVersion(3)]);
+    assert_eq!(two.current(), KeyVersion(3));
+    assert_eq!(two.lowest(), KeyVersion(1));
+    // API-key hashes are keyed from the lowest version, which stayed.
+    assert_eq!(three.api_key_hash("k"), two.api_key_hash("k"));
+    assert!(three.without(KeyVersion(4)).is_none());
+    assert!(ring(&[(1, 1)]).without(KeyVersion(1)).is_none());
+    // Dropping the lowest changes the API-key secret: what `keys retire` refuses.
+    let upper = three.without(KeyVersion(1)).unwrap();
+    assert_ne!(three.api_key_hash("k"), upper.api_key_hash("k"));
+}

@@ -141,6 +141,7 @@ fn index(r: &RecordRow, field: &str, term: &[u8], unique: bool) -> IndexEntry {
         subject: r.subject,
         record: r.id,
         unique,
+        key_version: 1,
     }
 }
 
