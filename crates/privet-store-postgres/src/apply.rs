@@ -193,6 +193,11 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
             last_activity,
             records,
         } => crate::retention::guard(tx, *subject, *last_activity, *records).await,
+        Op::PurgeRetained {
+            record,
+            subject,
+            now,
+        } => crate::retained::purge(tx, *record, *subject, *now).await,
     }
 }
 

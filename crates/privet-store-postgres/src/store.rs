@@ -367,4 +367,13 @@ impl Store for PgStore {
     async fn legal_hold(&self, subject: SubjectId) -> Result<Option<privet_store::LegalHoldRow>> {
         crate::retention::legal_hold(&*self.client().await?, subject).await
     }
+
+    async fn retained_due(
+        &self,
+        until: OffsetDateTime,
+        after: Option<(OffsetDateTime, RecordId)>,
+        limit: u32,
+    ) -> Result<Vec<privet_store::RetainedDueRow>> {
+        crate::retained::due(&*self.client().await?, until, after, limit).await
+    }
 }

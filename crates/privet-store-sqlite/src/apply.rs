@@ -138,6 +138,11 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
             last_activity,
             records,
         } => crate::retention::guard(c, *subject, *last_activity, *records),
+        Op::PurgeRetained {
+            record,
+            subject,
+            now,
+        } => crate::retained::purge(c, *record, *subject, *now),
     }
 }
 

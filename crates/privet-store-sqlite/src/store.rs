@@ -351,4 +351,14 @@ impl Store for SqliteStore {
     async fn legal_hold(&self, subject: SubjectId) -> Result<Option<privet_store::LegalHoldRow>> {
         self.point_read(|c| crate::retention::legal_hold(c, subject))
     }
+
+    async fn retained_due(
+        &self,
+        until: OffsetDateTime,
+        after: Option<(OffsetDateTime, RecordId)>,
+        limit: u32,
+    ) -> Result<Vec<privet_store::RetainedDueRow>> {
+        self.read(move |c| crate::retained::due(c, until, after, limit))
+            .await
+    }
 }

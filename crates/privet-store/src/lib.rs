@@ -25,7 +25,7 @@ use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 pub use codec::{CodecError, decode_fields, encode_fields, from_micros, micros};
 pub use error::StoreError;
 pub use fold::{GrantRow, fold_grants};
-pub use retention::{LegalHoldRow, RetentionRow};
+pub use retention::{LegalHoldRow, RetainedDueRow, RetentionRow};
 pub use rights::{OutboxRow, RequestEventRow, RequestFilter, RightsRequestRow};
 pub use rows::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, IndexEntry, Op, PrincipalRow, RecordRow,
@@ -180,4 +180,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// The legal hold on a subject, if one is in force (`None` also for an unknown subject).
     async fn legal_hold(&self, subject: SubjectId) -> Result<Option<LegalHoldRow>>;
+
+    /// Up to `limit` kept records whose retention ends at or before `until`, in
+    /// (`keep_until`, id) order, starting after `after` (keyset pagination on that pair).
+    async fn retained_due(
+        &self,
+        until: time::OffsetDateTime,
+        after: Option<(time::OffsetDateTime, RecordId)>,
+        limit: u32,
+    ) -> Result<Vec<RetainedDueRow>>;
 }
