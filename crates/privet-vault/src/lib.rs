@@ -32,6 +32,7 @@ mod receipt;
 mod requests;
 mod retained;
 mod retention;
+mod retention_kept;
 mod retention_plan;
 mod seal;
 mod vault;
@@ -63,7 +64,9 @@ pub use receipt::{
     verify_receipt,
 };
 pub use requests::{MAX_REQUEST_PAGE, RequestInput, RequestSummary};
-pub use retention::{PurgeLine, PurgeOptions, PurgeProgress, PurgeReport, RETENTION_ACTOR};
+pub use retention::{
+    PurgeLine, PurgeOptions, PurgeProgress, PurgeReport, RETAINED_PREFIX, RETENTION_ACTOR,
+};
 pub use retention_plan::{PlanLine, RetentionPlan};
 pub use vault::Vault;
 pub use view::{RecordView, SubjectView, Withheld};
