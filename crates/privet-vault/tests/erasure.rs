@@ -581,6 +581,12 @@ async fn kept_orders_are_purged_with_their_key_when_their_retention_ends(backend
         datetime!(2033-11-24 10:00 UTC),
         "7 years after created"
     );
+    // An erased subject cannot be held: its kept records have no hold to honour.
+    assert!(matches!(
+        vault.set_legal_hold(&a, id, Some("litigation-1")).await,
+        Err(VaultError::SubjectNotFound(_))
+    ));
+    assert_eq!(vault.store().legal_hold(id).await.unwrap(), None);
 
     let found = |needle: &[u8]| match backend {
         Backend::Sqlite => !place.files_containing(needle).is_empty(),
