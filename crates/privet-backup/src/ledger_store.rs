@@ -291,4 +291,13 @@ impl Store for LedgerStore {
     ) -> privet_store::Result<Vec<privet_store::StaleIndexRecord>> {
         self.inner.stale_index_records(target, after, limit).await
     }
+
+    async fn retained_due(
+        &self,
+        until: time::OffsetDateTime,
+        after: Option<(time::OffsetDateTime, RecordId)>,
+        limit: u32,
+    ) -> privet_store::Result<Vec<privet_store::RetainedDueRow>> {
+        self.inner.retained_due(until, after, limit).await
+    }
 }

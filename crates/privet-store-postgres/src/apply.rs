@@ -219,6 +219,11 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
             version,
             entries,
         } => crate::rotation::reindex(tx, record, *version, entries).await,
+        Op::PurgeRetained {
+            record,
+            subject,
+            now,
+        } => crate::retained::purge(tx, *record, *subject, *now).await,
     }
 }
 

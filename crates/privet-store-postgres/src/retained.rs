@@ -197,3 +197,101 @@ pub(crate) async fn load(
         records,
     }))
 }
+
+/// Deletes an expired kept record, then the subject's key of its class once that keeps
+/// nothing (only for an erased subject: a live one's class key seals its live records).
+pub(crate) async fn purge(
+    tx: &Transaction<'_>,
+    record: RecordId,
+    subject: SubjectId,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let rid = &record.as_bytes()[..];
+    let sid = &subject.as_bytes()[..];
+    // Lock the class key first: purges of two records of the same class then take turns, so
+    // the second one sees the first one's deletion and destroys the key.
+    let row = tx
+        .query_opt(
+            &tx.prepare_cached(
+                "SELECT k.class FROM retained_keys k JOIN retained_records r \
+                 ON r.subject_id = k.subject_id AND r.class = k.class \
+                 WHERE r.id = $1 AND r.subject_id = $2 FOR UPDATE OF k",
+            )
+            .await
+            .map_err(db)?,
+            &[&rid, &sid],
+        )
+        .await
+        .map_err(db)?;
+    let deleted = tx
+        .execute(
+            &tx.prepare_cached(
+                "DELETE FROM retained_records WHERE id = $1 AND subject_id = $2 \
+                 AND keep_until <= $3",
+            )
+            .await
+            .map_err(db)?,
+            &[&rid, &sid, &micros(now)],
+        )
+        .await
+        .map_err(db)?;
+    if deleted != 1 {
+        return Err(StoreError::RecordNotFound(record));
+    }
+    let Some(row) = row else {
+        // A kept record without its key: nothing left to destroy.
+        return Ok(());
+    };
+    let class: String = row.get(0);
+    tx.execute(
+        &tx.prepare_cached(
+            "DELETE FROM retained_keys WHERE subject_id = $1 AND class = $2 \
+             AND NOT EXISTS (SELECT 1 FROM retained_records WHERE subject_id = $1 AND class = $2) \
+             AND NOT EXISTS (SELECT 1 FROM subjects WHERE id = $1)",
+        )
+        .await
+        .map_err(db)?,
+        &[&sid, &class],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) async fn due(
+    c: &Client,
+    until: OffsetDateTime,
+    after: Option<(OffsetDateTime, RecordId)>,
+    limit: u32,
+) -> Result<Vec<privet_store::RetainedDueRow>> {
+    let (after_at, after_id) = after.map_or((i64::MIN, Vec::new()), |(at, id)| {
+        (micros(at), id.as_bytes().to_vec())
+    });
+    let rows = c
+        .query(
+            &c.prepare_cached(
+                "SELECT id, subject_id, collection, class, keep_until FROM retained_records \
+                 WHERE keep_until <= $1 AND (keep_until, id) > ($2, $3) \
+                 ORDER BY keep_until, id LIMIT $4",
+            )
+            .await
+            .map_err(db)?,
+            &[&micros(until), &after_at, &after_id, &i64::from(limit)],
+        )
+        .await
+        .map_err(db)?;
+    let id16 = |b: &[u8]| {
+        <[u8; 16]>::try_from(b).map_err(|_| StoreError::Corrupt("stored id is not 16 bytes".into()))
+    };
+    rows.iter()
+        .map(|r| {
+            Ok(privet_store::RetainedDueRow {
+                record: RecordId::from_bytes(id16(r.get(0))?),
+                subject: SubjectId::from_bytes(id16(r.get(1))?),
+                collection: r.get(2),
+                class: r.get(3),
+                keep_until: from_micros(r.get(4))?,
+            })
+        })
+        .collect()
+}

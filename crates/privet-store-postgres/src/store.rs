@@ -409,4 +409,13 @@ impl Store for PgStore {
     ) -> Result<Vec<StaleIndexRecord>> {
         crate::rotation::stale_index_records(&*self.client().await?, target, after, limit).await
     }
+
+    async fn retained_due(
+        &self,
+        until: OffsetDateTime,
+        after: Option<(OffsetDateTime, RecordId)>,
+        limit: u32,
+    ) -> Result<Vec<privet_store::RetainedDueRow>> {
+        crate::retained::due(&*self.client().await?, until, after, limit).await
+    }
 }

@@ -9,8 +9,12 @@ use crate::read::micros;
 use crate::{consent, principals};
 
 pub(crate) fn is_erasure(op: &Op) -> bool {
-    // A retention purge (guarded) deletes records and fields: its pages leave the WAL too.
-    matches!(op, Op::EraseSubject { .. } | Op::GuardRetention { .. })
+    // A retention purge (guarded) deletes records and fields, and a purge of kept records
+    // their ciphertexts and class key: their pages leave the WAL too.
+    matches!(
+        op,
+        Op::EraseSubject { .. } | Op::GuardRetention { .. } | Op::PurgeRetained { .. }
+    )
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -159,6 +163,11 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
             version,
             entries,
         } => crate::rotation::reindex(c, st, record, *version, entries),
+        Op::PurgeRetained {
+            record,
+            subject,
+            now,
+        } => crate::retained::purge(c, *record, *subject, *now),
     }
 }
 

@@ -175,3 +175,68 @@ fn load_in(
         records,
     }))
 }
+
+/// Deletes an expired kept record, then the subject's key of its class once that keeps
+/// nothing (only for an erased subject: a live one's class key seals its live records).
+pub(crate) fn purge(
+    c: &Connection,
+    record: RecordId,
+    subject: SubjectId,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let rid = &record.as_bytes()[..];
+    let sid = &subject.as_bytes()[..];
+    let class: Option<String> = c
+        .prepare_cached(
+            "DELETE FROM retained_records WHERE id = ?1 AND subject_id = ?2 AND keep_until <= ?3 \
+             RETURNING class",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![rid, sid, micros(now)], |r| r.get(0))
+                .optional()
+        })
+        .map_err(backend)?;
+    let Some(class) = class else {
+        return Err(StoreError::RecordNotFound(record));
+    };
+    c.prepare_cached(
+        "DELETE FROM retained_keys WHERE subject_id = ?1 AND class = ?2 \
+         AND NOT EXISTS (SELECT 1 FROM retained_records WHERE subject_id = ?1 AND class = ?2) \
+         AND NOT EXISTS (SELECT 1 FROM subjects WHERE id = ?1)",
+    )
+    .and_then(|mut s| s.execute(params![sid, class]))
+    .map(|_| ())
+    .map_err(backend)
+}
+
+pub(crate) fn due(
+    c: &Connection,
+    until: OffsetDateTime,
+    after: Option<(OffsetDateTime, RecordId)>,
+    limit: u32,
+) -> Result<Vec<privet_store::RetainedDueRow>> {
+    let (after_at, after_id) = after.map_or((i64::MIN, Vec::new()), |(at, id)| {
+        (micros(at), id.as_bytes().to_vec())
+    });
+    let mut s = c
+        .prepare_cached(
+            "SELECT id, subject_id, collection, class, keep_until FROM retained_records \
+             WHERE keep_until <= ?1 AND (keep_until > ?2 OR (keep_until = ?2 AND id > ?3)) \
+             ORDER BY keep_until, id LIMIT ?4",
+        )
+        .map_err(backend)?;
+    let rows = s
+        .query_map(params![micros(until), after_at, after_id, limit], |r| {
+            let id: [u8; 16] = r.get(0)?;
+            let sid: [u8; 16] = r.get(1)?;
+            Ok(privet_store::RetainedDueRow {
+                record: RecordId::from_bytes(id),
+                subject: SubjectId::from_bytes(sid),
+                collection: r.get(2)?,
+                class: r.get(3)?,
+                keep_until: from_micros(r.get(4)?)?,
+            })
+        })
+        .map_err(backend)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+}

@@ -395,4 +395,13 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn retained_due(
+        &self,
+        until: OffsetDateTime,
+        after: Option<(OffsetDateTime, RecordId)>,
+        limit: u32,
+    ) -> Result<Vec<privet_store::RetainedDueRow>> {
+        self.read(move |c| crate::retained::due(c, until, after, limit))
+            .await
+    }
 }

@@ -27,7 +27,7 @@ use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 pub use codec::{CodecError, decode_fields, encode_fields, from_micros, micros};
 pub use error::StoreError;
 pub use fold::{GrantRow, fold_grants};
-pub use retention::{LegalHoldRow, RetentionRow};
+pub use retention::{LegalHoldRow, RetainedDueRow, RetentionRow};
 pub use rights::{OutboxRow, RequestEventRow, RequestFilter, RightsRequestRow};
 pub use rotation::{KeyTable, StaleIndexRecord, WrappedKeyRow};
 pub use rows::{
@@ -213,4 +213,13 @@ pub trait Store: Send + Sync + 'static {
         after: Option<RecordId>,
         limit: u32,
     ) -> Result<Vec<StaleIndexRecord>>;
+
+    /// Up to `limit` kept records whose retention ends at or before `until`, in
+    /// (`keep_until`, id) order, starting after `after` (keyset pagination on that pair).
+    async fn retained_due(
+        &self,
+        until: time::OffsetDateTime,
+        after: Option<(time::OffsetDateTime, RecordId)>,
+        limit: u32,
+    ) -> Result<Vec<RetainedDueRow>>;
 }

@@ -1,7 +1,7 @@
 //! Rows for retention and legal holds: what a purge scans (times, consent states, records'
 //! ciphertexts it may drop but never reads) and the hold that suspends purges and erasures.
 
-use privet_core::SubjectId;
+use privet_core::{RecordId, SubjectId};
 use time::OffsetDateTime;
 
 use crate::{ConsentEventRow, RecordRow};
@@ -33,4 +33,20 @@ pub struct RetentionRow {
     pub consents: Vec<ConsentEventRow>,
     /// Every record of the subject, of every collection, ordered by id.
     pub records: Vec<RecordRow>,
+}
+
+/// A kept record (see [`crate::Op::RetainRecords`]) in the order its retention ends, without
+/// its ciphertext: what a retention run deletes once `keep_until` has passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetainedDueRow {
+    /// The record.
+    pub record: RecordId,
+    /// Its (erased) subject.
+    pub subject: SubjectId,
+    /// Its collection.
+    pub collection: String,
+    /// The retention class whose key encrypts it.
+    pub class: String,
+    /// Until when the law obliges keeping it.
+    pub keep_until: OffsetDateTime,
 }

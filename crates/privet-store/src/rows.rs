@@ -445,6 +445,18 @@ pub enum Op {
         /// The new entries (every field of the record that is indexed).
         entries: Vec<IndexEntry>,
     },
+    /// Deletes a kept record (see [`Op::RetainRecords`]) whose retention has ended, and then
+    /// destroys the subject's key of the record's class if it keeps no other record and the
+    /// subject is erased. Fails with `RecordNotFound` unless `record` is a kept record of
+    /// `subject` whose `keep_until` is at or before `now`.
+    PurgeRetained {
+        /// The kept record.
+        record: RecordId,
+        /// Its subject.
+        subject: SubjectId,
+        /// The moment the purge decided on.
+        now: OffsetDateTime,
+    },
 }
 
 /// Everything one use case writes, committed atomically together with its audit entries.

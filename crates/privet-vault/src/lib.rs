@@ -35,6 +35,7 @@ mod receipt;
 mod requests;
 mod retained;
 mod retention;
+mod retention_kept;
 mod retention_plan;
 mod rotation;
 mod seal;
@@ -71,7 +72,9 @@ pub use receipt::{
     verify_receipt,
 };
 pub use requests::{MAX_REQUEST_PAGE, RequestInput, RequestSummary};
-pub use retention::{PurgeLine, PurgeOptions, PurgeProgress, PurgeReport, RETENTION_ACTOR};
+pub use retention::{
+    PurgeLine, PurgeOptions, PurgeProgress, PurgeReport, RETAINED_PREFIX, RETENTION_ACTOR,
+};
 pub use retention_plan::{PlanLine, RetentionPlan};
 pub use rotation::{KeyStatus, KeyTableCount, RotationProgress, RotationSummary, VersionStatus};
 pub use vault::Vault;

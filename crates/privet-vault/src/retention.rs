@@ -20,6 +20,10 @@ use time::OffsetDateTime;
 
 use crate::{Actor, Vault, VaultError};
 
+/// The prefix of the report and plan lines that count records an erasure kept
+/// (`retained:<collection>`).
+pub const RETAINED_PREFIX: &str = "retained:";
+
 /// The actor id of the purge job inside `privet serve`.
 pub const RETENTION_ACTOR: &str = "retention";
 
@@ -81,6 +85,9 @@ pub struct PurgeProgress {
     pub subjects_erased: u64,
     /// Batches committed.
     pub batches: u64,
+    /// Records an erasure kept whose retention ended, deleted (or, in a dry run, that would
+    /// be); their class key goes with the last one of a subject.
+    pub retained: u64,
 }
 
 /// One line of a purge report or a plan: a collection, or one field of it.
@@ -107,7 +114,8 @@ pub struct PurgeReport {
     /// Totals.
     #[serde(flatten)]
     pub progress: PurgeProgress,
-    /// Records per collection, then fields per collection and field, in name order.
+    /// Records per collection, then fields per collection and field, in name order, then
+    /// records an erasure kept as collection `retained:<collection>`.
     pub lines: Vec<PurgeLine>,
     /// Subjects with expired data left alone because of a legal hold.
     pub held_subjects: u64,
@@ -133,12 +141,14 @@ impl SubjectPurge {
 }
 
 #[derive(Default)]
-struct Tally {
-    progress: PurgeProgress,
+pub(crate) struct Tally {
+    pub(crate) progress: PurgeProgress,
     records: BTreeMap<String, u64>,
     fields: BTreeMap<(String, String), u64>,
+    /// Kept records of erased subjects deleted, per collection.
+    pub(crate) retained: BTreeMap<String, u64>,
     held: u64,
-    changed: u64,
+    pub(crate) changed: u64,
 }
 
 impl Tally {
@@ -165,7 +175,12 @@ impl Tally {
             field: Some(f.clone()),
             count: *n,
         });
-        records.chain(fields).collect()
+        let retained = self.retained.iter().map(|(c, n)| PurgeLine {
+            collection: format!("{RETAINED_PREFIX}{c}"),
+            field: None,
+            count: *n,
+        });
+        records.chain(fields).chain(retained).collect()
     }
 }
 
@@ -189,7 +204,7 @@ pub(crate) fn field_names(r: &RecordRow) -> Vec<&str> {
 
 /// Whether a store error means "this subject changed under the run": skip it, the next run
 /// decides again.
-fn changed_meanwhile(e: &StoreError) -> bool {
+pub(crate) fn changed_meanwhile(e: &StoreError) -> bool {
     matches!(
         e,
         StoreError::ActivityConflict(_)
@@ -266,6 +281,8 @@ impl Vault {
             self.commit_batch(pending, &mut tally).await?;
             report_progress(options, &tally);
         }
+        self.purge_kept(actor, run_id, now, options, &mut tally)
+            .await?;
         let report_audit_index = if options.dry_run {
             None
         } else {
@@ -283,7 +300,7 @@ impl Vault {
         })
     }
 
-    fn purge_entry(
+    pub(crate) fn purge_entry(
         &self,
         actor: &Actor,
         run_id: RequestId,
@@ -471,7 +488,7 @@ impl Vault {
     }
 }
 
-fn report_progress(options: &PurgeOptions<'_>, tally: &Tally) {
+pub(crate) fn report_progress(options: &PurgeOptions<'_>, tally: &Tally) {
     if let Some(f) = options.progress {
         f(&tally.progress);
     }

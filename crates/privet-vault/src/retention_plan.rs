@@ -37,7 +37,8 @@ pub struct RetentionPlan {
     pub until: OffsetDateTime,
     /// Subjects scanned.
     pub scanned: u64,
-    /// Per collection (whole records) and per field, in name order.
+    /// Per collection (whole records) and per field, in name order; records an erasure kept
+    /// count as collection `retained:<collection>`.
     pub lines: Vec<PlanLine>,
     /// Subjects under a legal hold (their data is not counted: it is not purged while held).
     pub held_subjects: u64,
@@ -109,6 +110,17 @@ impl Vault {
                         }
                     }
                 }
+            }
+        }
+        // What erasures kept, ending within the horizon (never held: see `retention_kept`).
+        let mut after = None;
+        loop {
+            let page = self.inner.store.retained_due(until, after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.keep_until, last.record));
+            for due in &page {
+                let name = format!("{}{}", crate::RETAINED_PREFIX, due.collection);
+                count(&name, None, due.keep_until);
             }
         }
         Ok(RetentionPlan {

@@ -544,4 +544,174 @@ backend_tests!(
     only_orders_still_within_their_retention_are_kept,
     a_kept_orders_ciphertext_moved_to_another_subject_fails_to_decrypt,
     orders_written_before_retention_classes_stay_readable_and_are_kept,
+    kept_orders_are_purged_with_their_key_when_their_retention_ends,
 );
+
+async fn kept_orders_are_purged_with_their_key_when_their_retention_ends(backend: Backend) {
+    let clock = TestClock::at(datetime!(2026-11-24 10:00 UTC));
+    let (place, vault, key) = clocked(backend, clock.clone()).await;
+    let a = actor();
+    let id = vault
+        .create_subject(&a, &obj(json!({"email": PROFILE_CANARIES[0]})))
+        .await
+        .unwrap();
+    vault
+        .add_record(
+            &a,
+            id,
+            "support_tickets",
+            &obj(json!({"message": TICKET_CANARY})),
+        )
+        .await
+        .unwrap();
+    let order = obj(json!({"items": [{"sku": ORDER_CANARY}], "total_cents": 4242}));
+    let o1 = vault.add_record(&a, id, "orders", &order).await.unwrap();
+    let o2 = vault
+        .add_record(&a, id, "orders", &obj(json!({"total_cents": 7})))
+        .await
+        .unwrap();
+    let before = stored(&vault, id).await;
+    let class_key = vault.store().retained_keys(id).await.unwrap();
+    assert_eq!(class_key.len(), 1);
+    clock.set(datetime!(2027-06-01 12:00 UTC));
+    let cert = vault.erase_subject(&a, id).await.unwrap();
+    let until = cert.kept[0].until;
+    assert_eq!(
+        until,
+        datetime!(2033-11-24 10:00 UTC),
+        "7 years after created"
+    );
+    // An erased subject cannot be held: its kept records have no hold to honour.
+    assert!(matches!(
+        vault.set_legal_hold(&a, id, Some("litigation-1")).await,
+        Err(VaultError::SubjectNotFound(_))
+    ));
+    assert_eq!(vault.store().legal_hold(id).await.unwrap(), None);
+
+    let found = |needle: &[u8]| match backend {
+        Backend::Sqlite => !place.files_containing(needle).is_empty(),
+        Backend::Postgres => place.dump().contains(&hex(needle)),
+    };
+    let entries = || async {
+        let store = vault.store();
+        let n = store.audit_len().await.unwrap();
+        store
+            .audit_leaves(0, n as u32)
+            .await
+            .unwrap()
+            .iter()
+            .map(|l| AuditEntry::from_leaf_bytes(&l.leaf).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let still_kept = || async {
+        let keys = vault.store().retained_keys(id).await.unwrap();
+        let due = vault.store().retained_due(until, None, 10).await.unwrap();
+        (keys.len(), due.len())
+    };
+
+    // One second before the boundary: kept, readable for the legal obligation, and the plan
+    // shows them coming.
+    let early = until - time::Duration::seconds(1);
+    clock.set(early);
+    let r = vault.run_retention(&a, early, false).await.unwrap();
+    assert_eq!(r.progress.retained, 0);
+    assert!(r.lines.is_empty());
+    assert_eq!(still_kept().await, (1, 2));
+    let read = vault
+        .read_records(&a, id, "orders", None, LEGAL)
+        .await
+        .unwrap();
+    assert_eq!(read.iter().map(|r| r.id).collect::<Vec<_>>(), vec![o1, o2]);
+    let plan = vault.retention_plan(&a, early, 1).await.unwrap();
+    let line = plan
+        .lines
+        .iter()
+        .find(|l| l.collection == "retained:orders")
+        .unwrap();
+    assert_eq!(
+        (line.due_now, line.upcoming, line.earliest),
+        (0, 2, Some(until))
+    );
+
+    // At the boundary, a dry run counts them and changes nothing.
+    clock.set(until);
+    let audit_before = vault.store().audit_len().await.unwrap();
+    let dry = vault.run_retention(&a, until, true).await.unwrap();
+    assert_eq!(dry.progress.retained, 2);
+    assert_eq!(
+        dry.lines,
+        vec![privet_vault::PurgeLine {
+            collection: "retained:orders".into(),
+            field: None,
+            count: 2
+        }]
+    );
+    assert_eq!(dry.report_audit_index, None);
+    assert_eq!(still_kept().await, (1, 2));
+    assert_eq!(vault.store().audit_len().await.unwrap(), audit_before);
+    let plan = vault.retention_plan(&a, until, 1).await.unwrap();
+    let line = plan
+        .lines
+        .iter()
+        .find(|l| l.collection == "retained:orders")
+        .unwrap();
+    assert_eq!((line.due_now, line.upcoming), (2, 0));
+
+    // The run deletes them, one batch per record here, and the class key with the last.
+    let options = privet_vault::PurgeOptions {
+        batch_size: 1,
+        ..Default::default()
+    };
+    let r = vault.run_retention_with(&a, until, &options).await.unwrap();
+    assert_eq!(r.progress.retained, 2);
+    assert_eq!(r.progress.records, 0);
+    assert_eq!(r.progress.batches, 2);
+    assert_eq!(r.lines, dry.lines);
+    assert_eq!(still_kept().await, (0, 0));
+    let rest = vault
+        .store()
+        .load_retained(id, "orders", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(rest.keys.is_empty() && rest.records.is_empty());
+    // Nothing kept is left at rest: neither the ciphertexts nor the wrapped class key.
+    for ct in before.kept.iter().chain([&class_key[0].wrapped_key]) {
+        assert!(!found(ct), "a purged kept order or its key found at rest");
+    }
+    // An erased subject with nothing kept is gone, as an unknown one.
+    assert!(matches!(
+        vault.read_records(&a, id, "orders", None, LEGAL).await,
+        Err(VaultError::SubjectNotFound(_))
+    ));
+    // One audit entry per deleted record, and the report's line.
+    let all = entries().await;
+    let mut purged: Vec<_> = all
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("retained_expired"))
+        .map(|e| {
+            assert_eq!(e.subject, Some(id));
+            assert_eq!(e.collection.as_deref(), Some("orders"));
+            assert_eq!(e.request_id, Some(r.run_id));
+            e.record.unwrap()
+        })
+        .collect();
+    purged.sort();
+    let mut want = vec![o1, o2];
+    want.sort();
+    assert_eq!(purged, want);
+    let report: Vec<_> = all
+        .iter()
+        .filter(|e| e.request_id == Some(r.run_id) && e.reason.as_deref() == Some("purge_report"))
+        .map(|e| (e.collection.clone(), e.count))
+        .collect();
+    assert_eq!(report, vec![(Some("retained:orders".to_owned()), Some(2))]);
+    vault.checkpoint(&a).await.unwrap();
+    vault
+        .verify_audit(&a, &key, ORIGIN, None, |_, _| {})
+        .await
+        .unwrap();
+    // A second run finds nothing left.
+    let again = vault.run_retention(&a, until, false).await.unwrap();
+    assert_eq!(again.progress.retained, 0);
+}

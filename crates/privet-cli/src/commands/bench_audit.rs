@@ -263,6 +263,14 @@ impl Store for Unaudited {
     ) -> privet_store::Result<Vec<privet_store::StaleIndexRecord>> {
         self.0.stale_index_records(target, after, limit).await
     }
+    async fn retained_due(
+        &self,
+        until: time::OffsetDateTime,
+        after: Option<(time::OffsetDateTime, RecordId)>,
+        limit: u32,
+    ) -> privet_store::Result<Vec<privet_store::RetainedDueRow>> {
+        self.0.retained_due(until, after, limit).await
+    }
 }
 
 /// `readers` concurrent tasks reading `ids` (each id once) through `vault`: reads/s.

@@ -74,8 +74,8 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
             let progress = |p: &PurgeProgress| {
                 bar.set_position(p.scanned);
                 bar.set_message(format!(
-                    "{} records, {} fields, {} subjects erased, {} batches",
-                    p.records, p.fields, p.subjects_erased, p.batches
+                    "{} records, {} fields, {} subjects erased, {} kept records, {} batches",
+                    p.records, p.fields, p.subjects_erased, p.retained, p.batches
                 ));
                 if pause_after.is_some_and(|n| p.batches >= n) {
                     eprintln!(
@@ -122,13 +122,14 @@ fn print_report(r: &PurgeReport, json: bool) -> Result<()> {
     let verb = if r.dry_run { "would delete" } else { "deleted" };
     let p = &r.progress;
     println!(
-        "retention run {} at {}: {verb} {} records and {} fields; {} subjects erased \
-         ({} subjects scanned, {} batches)",
+        "retention run {} at {}: {verb} {} records and {} fields; {} subjects erased; \
+         {verb} {} records kept by erasures ({} subjects scanned, {} batches)",
         r.run_id,
         rfc3339(r.now),
         p.records,
         p.fields,
         p.subjects_erased,
+        p.retained,
         p.scanned,
         p.batches
     );
@@ -216,6 +217,7 @@ pub(crate) async fn purge_job(vault: Vault, every: Duration, batch_size: usize) 
                 records = r.progress.records,
                 fields = r.progress.fields,
                 subjects_erased = r.progress.subjects_erased,
+                kept_records = r.progress.retained,
                 held = r.held_subjects,
                 changed = r.changed_subjects,
                 "retention run finished"

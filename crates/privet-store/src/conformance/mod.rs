@@ -82,6 +82,8 @@ macro_rules! store_conformance_tests {
             deleting_a_record_removes_its_index_entries_and_checks_its_version,
             the_retention_guard_refuses_held_changed_or_missing_subjects,
             a_portal_token_is_spent_once_and_forgotten_after_it_expired,
+            kept_records_are_listed_by_the_end_of_their_retention_in_pages,
+            purging_kept_records_destroys_the_class_key_with_the_last,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

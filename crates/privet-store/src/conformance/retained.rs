@@ -204,3 +204,142 @@ pub async fn retaining_another_subjects_record_fails_and_keeps_nothing(store: Ar
         .unwrap();
     assert_eq!(theirs.records, vec![o]);
 }
+
+/// Erases `s` (created with `records`) keeping each of `kept` until its time.
+async fn erase_keeping(
+    store: &impl Store,
+    s: &SubjectRow,
+    records: &[crate::RecordRow],
+    kept: Vec<(privet_core::RecordId, time::OffsetDateTime)>,
+) {
+    create(store, s, records).await;
+    let w = WriteSet::new().op(Op::PutRetainedKey(class_key(s)));
+    store.apply(w).await.unwrap();
+    let w = WriteSet::new()
+        .op(Op::RetainRecords {
+            subject: s.id,
+            class: CLASS.into(),
+            records: kept,
+        })
+        .op(Op::EraseSubject {
+            subject: s.id,
+            at: now(),
+        })
+        .audit(entry(Action::SubjectErase, Some(s.id)));
+    store.apply(w).await.unwrap();
+}
+
+pub async fn kept_records_are_listed_by_the_end_of_their_retention_in_pages(
+    store: Arc<impl Store>,
+) {
+    let (a, b) = (subject(), subject());
+    let (a1, a2, b1) = (
+        record(a.id, "orders", 1),
+        record(a.id, "orders", 2),
+        record(b.id, "invoices", 3),
+    );
+    let t0 = now();
+    let (t1, t2, t3) = (
+        t0 + Duration::days(1),
+        t0 + Duration::days(2),
+        t0 + Duration::days(3),
+    );
+    erase_keeping(
+        &*store,
+        &a,
+        &[a1.clone(), a2.clone()],
+        vec![(a1.id, t2), (a2.id, t3)],
+    )
+    .await;
+    erase_keeping(&*store, &b, std::slice::from_ref(&b1), vec![(b1.id, t1)]).await;
+    assert!(store.retained_due(t0, None, 10).await.unwrap().is_empty());
+    let due = store.retained_due(t2, None, 10).await.unwrap();
+    let ids: Vec<_> = due.iter().map(|d| d.record).collect();
+    assert_eq!(ids, vec![b1.id, a1.id], "ordered by keep_until");
+    assert_eq!(due[0].subject, b.id);
+    assert_eq!(due[0].collection, "invoices");
+    assert_eq!(due[0].class, CLASS);
+    assert_eq!(due[0].keep_until, t1);
+    assert_eq!(due[1].subject, a.id);
+    // Keyset pages never skip or repeat.
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.retained_due(t3, after, 1).await.unwrap();
+        let Some(last) = page.last() else { break };
+        assert_eq!(page.len(), 1);
+        after = Some((last.keep_until, last.record));
+        seen.push(last.record);
+    }
+    assert_eq!(seen, vec![b1.id, a1.id, a2.id]);
+}
+
+pub async fn purging_kept_records_destroys_the_class_key_with_the_last(store: Arc<impl Store>) {
+    let (a, live) = (subject(), subject());
+    let (a1, a2) = (record(a.id, "orders", 1), record(a.id, "orders", 2));
+    let t0 = now();
+    let (t1, t2) = (t0 + Duration::days(1), t0 + Duration::days(2));
+    erase_keeping(
+        &*store,
+        &a,
+        &[a1.clone(), a2.clone()],
+        vec![(a1.id, t1), (a2.id, t2)],
+    )
+    .await;
+    // A live subject with a class key and no kept record keeps its key.
+    create(&*store, &live, &[record(live.id, "orders", 9)]).await;
+    let live_key = class_key(&live);
+    let w = WriteSet::new().op(Op::PutRetainedKey(live_key.clone()));
+    store.apply(w).await.unwrap();
+
+    let purge = |record, subject, now| {
+        WriteSet::new()
+            .op(Op::PurgeRetained {
+                record,
+                subject,
+                now,
+            })
+            .audit(entry(Action::RetentionPurge, Some(subject)))
+    };
+    let size = store.audit_len().await.unwrap();
+    // Not yet expired, wrong subject, or not a kept record: refused, nothing written.
+    for (r, s, at) in [
+        (a1.id, a.id, t0),
+        (a1.id, live.id, t1),
+        (a1.id, a.id, t1 - Duration::microseconds(1)),
+    ] {
+        assert!(matches!(
+            store.apply(purge(r, s, at)).await,
+            Err(StoreError::RecordNotFound(_))
+        ));
+    }
+    assert_eq!(store.audit_len().await.unwrap(), size);
+    assert_eq!(store.retained_keys(a.id).await.unwrap().len(), 1);
+
+    store.apply(purge(a1.id, a.id, t1)).await.unwrap();
+    let kept = store
+        .load_retained(a.id, "orders", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.records.len(), 1);
+    assert_eq!(kept.records[0].record.id, a2.id);
+    assert_eq!(kept.keys.len(), 1, "the key still seals a2");
+    // Purged once: a second purge of the same record finds nothing.
+    assert!(matches!(
+        store.apply(purge(a1.id, a.id, t2)).await,
+        Err(StoreError::RecordNotFound(_))
+    ));
+
+    store.apply(purge(a2.id, a.id, t2)).await.unwrap();
+    let kept = store
+        .load_retained(a.id, "orders", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(kept.records.is_empty());
+    assert!(kept.keys.is_empty());
+    assert!(store.retained_keys(a.id).await.unwrap().is_empty());
+    assert!(store.retained_due(t2, None, 10).await.unwrap().is_empty());
+    assert_eq!(store.retained_keys(live.id).await.unwrap(), vec![live_key]);
+}
