@@ -49,6 +49,14 @@ pub enum BackupError {
     /// The decrypted payload does not match its manifest or is malformed.
     #[error("the backup's contents do not match its manifest: {0}")]
     Mismatch(String),
+    /// The vault could not plan the replay of an erasure from the ledger.
+    #[error("cannot replay the erasure of {subject} from the erasure ledger: {reason}")]
+    Replay {
+        /// The subject.
+        subject: privet_core::SubjectId,
+        /// Why.
+        reason: String,
+    },
     /// A line of the ledger cannot be parsed.
     #[error("erasure ledger {path}, line {line}: {reason}", path = path.display())]
     LedgerMalformed {

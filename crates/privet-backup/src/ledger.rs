@@ -3,7 +3,8 @@
 //!
 //! A line is `<RFC 3339 time> <kind> <subject id>`, e.g.
 //! `2026-11-24T01:02:03.456789Z erase sub_0193…`. Kinds: `erase`, `restrict` (processing
-//! restricted: only `legal_obligation` purposes read), `unrestrict`. Lines starting with `#`
+//! restricted: only `legal_obligation` purposes read), `unrestrict`, `hold` (a legal hold
+//! set) and `release` (lifted). Lines starting with `#`
 //! are comments. Nothing else is written: no reason text, no personal value.
 //!
 //! A crash can leave a last line without its newline (the append was never acknowledged);
@@ -21,7 +22,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::BackupError;
 
 const FIRST_LINE: &str =
-    "# privet erasure ledger v1: <time> <erase|restrict|unrestrict> <subject id>\n";
+    "# privet erasure ledger v1: <time> <erase|restrict|unrestrict|hold|release> <subject id>\n";
 
 /// What happened to a subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,10 @@ pub enum LedgerKind {
     Restrict,
     /// The restriction was lifted.
     Unrestrict,
+    /// A legal hold was put on the subject (its reason code is not recorded here).
+    Hold,
+    /// The legal hold was lifted.
+    Release,
 }
 
 impl LedgerKind {
@@ -41,6 +46,8 @@ impl LedgerKind {
             Self::Erase => "erase",
             Self::Restrict => "restrict",
             Self::Unrestrict => "unrestrict",
+            Self::Hold => "hold",
+            Self::Release => "release",
         }
     }
 
@@ -49,6 +56,8 @@ impl LedgerKind {
             "erase" => Self::Erase,
             "restrict" => Self::Restrict,
             "unrestrict" => Self::Unrestrict,
+            "hold" => Self::Hold,
+            "release" => Self::Release,
             _ => return None,
         })
     }
@@ -244,8 +253,10 @@ mod tests {
         f.write_all(b"2026-11-24T00:00:00Z era").unwrap();
         assert_eq!(ledger.read().unwrap().len(), 2);
         let c = ev(LedgerKind::Unrestrict);
-        ledger.append(std::slice::from_ref(&c)).unwrap();
-        assert_eq!(ledger.read().unwrap(), vec![a, b, c]);
+        let d = ev(LedgerKind::Hold);
+        let e = ev(LedgerKind::Release);
+        ledger.append(&[c.clone(), d.clone(), e.clone()]).unwrap();
+        assert_eq!(ledger.read().unwrap(), vec![a, b, c, d, e]);
         let text = std::fs::read_to_string(ledger.path()).unwrap();
         assert!(text.starts_with("# privet erasure ledger v1"));
         #[cfg(unix)]

@@ -1,5 +1,5 @@
-//! [`LedgerStore`]: a [`Store`] that appends every committed erasure and restriction to the
-//! erasure ledger before the write is acknowledged.
+//! [`LedgerStore`]: a [`Store`] that appends every committed erasure, restriction and legal
+//! hold (set or lifted) to the erasure ledger before the write is acknowledged.
 //!
 //! Why after the commit, not before: an event appended before its transaction commits may
 //! belong to a write that then fails — an erasure refused because the subject does not
@@ -67,6 +67,15 @@ pub(crate) fn events_of(w: &WriteSet, now: OffsetDateTime) -> Vec<LedgerEvent> {
                     LedgerKind::Restrict
                 } else {
                     LedgerKind::Unrestrict
+                },
+                subject: *subject,
+            }),
+            Op::SetLegalHold { subject, hold } => Some(LedgerEvent {
+                at: hold.as_ref().map_or(now, |h| h.at),
+                kind: if hold.is_some() {
+                    LedgerKind::Hold
+                } else {
+                    LedgerKind::Release
                 },
                 subject: *subject,
             }),

@@ -4,14 +4,15 @@ use std::collections::HashSet;
 
 use privet_audit::{Action, AuditEntry};
 use privet_core::SubjectId;
-use privet_store::{Op, RestrictionRow, Store, StoreError, WriteSet};
+use privet_store::{LegalHoldRow, Op, RestrictionRow, Store, StoreError, WriteSet};
+use privet_vault::{Vault, VaultError};
 use time::OffsetDateTime;
 
 use crate::{BackupError, Ledger, LedgerEvent, LedgerKind};
 
 /// The actor named in the audit entries of a replay.
 const ACTOR: &str = "restore";
-/// The reason code of replayed events (in the audit entry and the restriction).
+/// The reason code of replayed events (in the audit entry, the restriction and the hold).
 const REASON: &str = "erasure_ledger_replay";
 
 /// What a replay did.
@@ -26,12 +27,21 @@ pub struct ReplayReport {
     pub already_erased: u64,
     /// Restrictions set or lifted again.
     pub restrictions: u64,
+    /// Legal holds set or lifted again.
+    pub holds: u64,
 }
 
-/// Replays `events` into `store` (a restored backup taken at `since`): every erasure the
-/// store does not already record, then every restriction event at or after `since`, in
-/// ledger order. Each replayed event is audited (actor `restore`). Safe to run twice.
+/// Replays `events` into `store` (a restored backup taken at `since`, opened as `vault`):
+/// every erasure the store does not already record, then every restriction and legal-hold
+/// event at or after `since`, in ledger order. Each replayed event is audited (actor
+/// `restore`). Safe to run twice.
+///
+/// An erasure is planned by the vault as of the original erasure's time
+/// ([`Vault::erasure_write_set`]), so records kept by legal obligation whose retention had
+/// not run out then are kept again, under their class key, and the rest is destroyed.
+/// `vault` is only read (its schema, keys and the subject's data); the writes go to `store`.
 pub async fn replay_ledger(
+    vault: &Vault,
     store: &dyn Store,
     events: &[LedgerEvent],
     since: OffsetDateTime,
@@ -45,18 +55,33 @@ pub async fn replay_ledger(
     let mut report = ReplayReport::default();
     for ev in events {
         let now = OffsetDateTime::now_utc();
-        let (op, action) = match ev.kind {
+        let (op, action, reason) = match ev.kind {
             LedgerKind::Erase if done.contains(&ev.subject) => {
                 report.already_erased += 1;
                 continue;
             }
-            LedgerKind::Erase => (
-                Op::EraseSubject {
-                    subject: ev.subject,
-                    at: ev.at,
-                },
-                Action::SubjectErase,
-            ),
+            LedgerKind::Erase => {
+                match vault
+                    .erasure_write_set(ACTOR, ev.subject, ev.at, Some(REASON))
+                    .await
+                {
+                    Ok(w) => match store.apply(w).await {
+                        Ok(_) => report.erased += 1,
+                        Err(StoreError::SubjectNotFound(_)) => report.absent += 1,
+                        Err(e) => return Err(e.into()),
+                    },
+                    Err(VaultError::SubjectNotFound(_)) => report.absent += 1,
+                    Err(VaultError::AlreadyErased { .. }) => report.already_erased += 1,
+                    Err(VaultError::Store(e)) => return Err(e.into()),
+                    Err(e) => {
+                        return Err(BackupError::Replay {
+                            subject: ev.subject,
+                            reason: e.to_string(),
+                        });
+                    }
+                }
+                continue;
+            }
             _ if ev.at < since => continue,
             LedgerKind::Restrict | LedgerKind::Unrestrict => (
                 Op::SetRestriction {
@@ -69,18 +94,36 @@ pub async fn replay_ledger(
                     }),
                 },
                 Action::RestrictionUpdate,
+                REASON.to_owned(),
             ),
+            LedgerKind::Hold | LedgerKind::Release => {
+                let hold = (ev.kind == LedgerKind::Hold).then(|| LegalHoldRow {
+                    reason: REASON.into(),
+                    at: ev.at,
+                    actor: ACTOR.into(),
+                });
+                let reason = match &hold {
+                    Some(h) => format!("hold:{}", h.reason),
+                    None => "released".into(),
+                };
+                (
+                    Op::SetLegalHold {
+                        subject: ev.subject,
+                        hold,
+                    },
+                    Action::LegalHold,
+                    reason,
+                )
+            }
         };
         let mut entry = AuditEntry::new(now, ACTOR, action);
         entry.subject = Some(ev.subject);
-        entry.reason = Some(REASON.into());
+        entry.reason = Some(reason);
         match store.apply(WriteSet::new().op(op).audit(entry)).await {
-            Ok(_) if ev.kind == LedgerKind::Erase => report.erased += 1,
+            Ok(_) if action == Action::LegalHold => report.holds += 1,
             Ok(_) => report.restrictions += 1,
-            Err(StoreError::SubjectNotFound(_)) if ev.kind == LedgerKind::Erase => {
-                report.absent += 1;
-            }
-            // A restriction of a subject the backup lacks or that is erased: nothing to do.
+            // A restriction or hold of a subject the backup lacks or that is erased: nothing
+            // to do.
             Err(StoreError::SubjectNotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
@@ -169,12 +212,42 @@ mod tests {
             }))
             .await
             .unwrap();
+        for hold in [
+            Some(LegalHoldRow {
+                reason: "litigation-1".into(),
+                at: OffsetDateTime::now_utc(),
+                actor: "admin".into(),
+            }),
+            None,
+        ] {
+            store
+                .apply(WriteSet::new().op(Op::SetLegalHold { subject: b, hold }))
+                .await
+                .unwrap();
+        }
+        // Refused (no such subject): not in the ledger.
+        assert!(
+            store
+                .apply(WriteSet::new().op(Op::SetLegalHold {
+                    subject: SubjectId::new(),
+                    hold: None
+                }))
+                .await
+                .is_err()
+        );
         let events = ledger.read().unwrap();
         let kinds: Vec<_> = events.iter().map(|e| (e.kind, e.subject)).collect();
         assert_eq!(
             kinds,
-            vec![(LedgerKind::Erase, a), (LedgerKind::Restrict, b)]
+            vec![
+                (LedgerKind::Erase, a),
+                (LedgerKind::Restrict, b),
+                (LedgerKind::Hold, b),
+                (LedgerKind::Release, b)
+            ]
         );
+        let text = std::fs::read_to_string(ledger.path()).unwrap();
+        assert!(!text.contains("litigation"), "{text}");
         assert!(
             !std::fs::read_to_string(ledger.path())
                 .unwrap()
@@ -185,10 +258,24 @@ mod tests {
     #[tokio::test]
     async fn replay_erases_what_the_backup_still_holds_once_and_resync_fills_the_ledger() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("db"), SqliteOptions::default()).unwrap();
-        let kept = create(&store).await;
-        let gone = create(&store).await;
-        let old = create(&store).await;
+        let sqlite: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(dir.path().join("db"), SqliteOptions::default()).unwrap());
+        let schema = privet_vault::Schema::from_toml_str(include_str!(
+            "../../privet-core/examples/shop.schema.toml"
+        ))
+        .unwrap();
+        let (vault, _) = Vault::initialize(
+            schema,
+            Arc::clone(&sqlite),
+            privet_crypto::Keyring::generate(),
+            Arc::new(privet_vault::SystemClock),
+        )
+        .await
+        .unwrap();
+        let store = sqlite.as_ref();
+        let kept = create(store).await;
+        let gone = create(store).await;
+        let old = create(store).await;
         store.apply(erase(old)).await.unwrap();
         let since = OffsetDateTime::now_utc();
         let at = since + time::Duration::seconds(1);
@@ -213,15 +300,27 @@ mod tests {
                 kind: LedgerKind::Restrict,
                 subject: kept,
             },
+            LedgerEvent {
+                at,
+                kind: LedgerKind::Hold,
+                subject: kept,
+            },
+            // Before the backup: already in it, not replayed.
+            LedgerEvent {
+                at: since - time::Duration::seconds(5),
+                kind: LedgerKind::Release,
+                subject: kept,
+            },
         ];
-        let report = replay_ledger(&store, &events, since).await.unwrap();
+        let report = replay_ledger(&vault, store, &events, since).await.unwrap();
         assert_eq!(
             report,
             ReplayReport {
                 erased: 1,
                 absent: 1,
                 already_erased: 1,
-                restrictions: 1
+                restrictions: 1,
+                holds: 1,
             }
         );
         assert!(
@@ -237,12 +336,13 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(k.restriction.is_some());
+        assert!(store.legal_hold(kept).await.unwrap().is_some());
         // Idempotent.
-        let again = replay_ledger(&store, &events, since).await.unwrap();
+        let again = replay_ledger(&vault, store, &events, since).await.unwrap();
         assert_eq!(again.erased, 0);
         // The store's erasures missing from a ledger are appended to it.
         let ledger = Ledger::new(dir.path().join("ledger"));
-        assert_eq!(resync_erasures(&store, &ledger).await.unwrap(), 2);
-        assert_eq!(resync_erasures(&store, &ledger).await.unwrap(), 0);
+        assert_eq!(resync_erasures(store, &ledger).await.unwrap(), 2);
+        assert_eq!(resync_erasures(store, &ledger).await.unwrap(), 0);
     }
 }

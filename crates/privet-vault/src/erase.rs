@@ -154,26 +154,7 @@ impl Vault {
     ) -> Result<ErasureCertificate, VaultError> {
         let mut entry = self.entry(actor, Action::SubjectErase);
         entry.subject = Some(id);
-        let plan = self.plan_erasure(id, entry.time).await?;
-        let kept_records: usize = plan.kept.iter().map(|k| k.records).sum();
-        if !plan.kept.is_empty() {
-            let names: Vec<&str> = plan.kept.iter().map(|k| k.collection.as_str()).collect();
-            entry.reason = Some(format!("retained:{}", names.join(",")));
-            entry.count = Some(kept_records as u64);
-        }
-        let mut w = WriteSet::new();
-        w.ops = plan.ops;
-        for (class, records) in plan.keep {
-            w.ops.push(Op::RetainRecords {
-                subject: id,
-                class: class.to_owned(),
-                records,
-            });
-        }
-        w.ops.push(Op::EraseSubject {
-            subject: id,
-            at: entry.time,
-        });
+        let (w, plan) = self.erasure_writes(id, entry.time, &mut entry).await?;
         let committed = self.inner.store.apply(w.audit(entry.clone())).await?;
         let index = committed
             .first_audit_index
@@ -190,6 +171,59 @@ impl Vault {
             kept: plan.kept,
             audit,
         })
+    }
+
+    /// The write set of erasing `subject` as of `at` (records whose retention runs out by
+    /// `at` are not kept), with one audit entry (action `subject_erase`) by the actor named
+    /// `actor`, dated now, with `reason` (or, when nothing is given, `retained:<collections>`
+    /// if something is kept). The same planning as [`Vault::erase_subject`], without its
+    /// admin and legal-hold checks (the store still refuses a held subject) and without
+    /// applying anything: for a restore that replays the erasure ledger, so the kept
+    /// legal-obligation records survive the replay under their class key.
+    ///
+    /// Errors: `SubjectNotFound`, `AlreadyErased`.
+    pub async fn erasure_write_set(
+        &self,
+        actor: &str,
+        subject: SubjectId,
+        at: OffsetDateTime,
+        reason: Option<&str>,
+    ) -> Result<WriteSet, VaultError> {
+        let mut entry = privet_audit::AuditEntry::new(self.now(), actor, Action::SubjectErase);
+        entry.subject = Some(subject);
+        let (w, _) = self.erasure_writes(subject, at, &mut entry).await?;
+        if let Some(r) = reason {
+            entry.reason = Some(r.to_owned());
+        }
+        Ok(w.audit(entry))
+    }
+
+    /// The ops of erasing `id` as of `at` (without the audit entry, whose reason and count
+    /// are set here when something is kept), and the plan they came from.
+    async fn erasure_writes(
+        &self,
+        id: SubjectId,
+        at: OffsetDateTime,
+        entry: &mut privet_audit::AuditEntry,
+    ) -> Result<(WriteSet, Plan), VaultError> {
+        let mut plan = self.plan_erasure(id, at).await?;
+        let kept_records: usize = plan.kept.iter().map(|k| k.records).sum();
+        if !plan.kept.is_empty() {
+            let names: Vec<&str> = plan.kept.iter().map(|k| k.collection.as_str()).collect();
+            entry.reason = Some(format!("retained:{}", names.join(",")));
+            entry.count = Some(kept_records as u64);
+        }
+        let mut w = WriteSet::new();
+        w.ops = std::mem::take(&mut plan.ops);
+        for (class, records) in std::mem::take(&mut plan.keep) {
+            w.ops.push(Op::RetainRecords {
+                subject: id,
+                class: class.to_owned(),
+                records,
+            });
+        }
+        w.ops.push(Op::EraseSubject { subject: id, at });
+        Ok((w, plan))
     }
 
     /// Reads every collection of the subject and decides what is kept.

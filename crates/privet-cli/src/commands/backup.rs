@@ -608,17 +608,20 @@ async fn restore_into(
     let vault = crate::open::open(&config)
         .await
         .context("the restored vault does not open")?;
-    drop(vault);
-    // The erasures and restrictions recorded after the backup, before anything can serve.
+    // The erasures, restrictions and legal holds recorded after the backup, before anything
+    // can serve. The vault plans each erasure (what the law obliges keeping); the writes go
+    // to the bare store, so the replay is not appended to any ledger.
     let store = crate::open::open_store(&config.store).await?;
-    let report = privet_backup::replay_ledger(store.as_ref(), events, manifest.created_at).await?;
+    let report =
+        privet_backup::replay_ledger(&vault, store.as_ref(), events, manifest.created_at).await?;
+    drop(vault);
     // The restored vault's own ledger starts with every erasure it holds.
     privet_backup::resync_erasures(store.as_ref(), &Ledger::new(config.ledger.clone())).await?;
     drop(store);
     println!(
         "erasure ledger replayed: {} erased again, {} already erased in the backup, {} not in \
-         the backup (created after it), {} restriction changes",
-        report.erased, report.already_erased, report.absent, report.restrictions
+         the backup (created after it), {} restriction changes, {} legal-hold changes",
+        report.erased, report.already_erased, report.absent, report.restrictions, report.holds
     );
     Ok(())
 }

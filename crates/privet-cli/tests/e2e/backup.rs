@@ -489,3 +489,175 @@ fn a_restore_killed_midway_leaves_no_target_and_a_rerun_restores_with_erasures_r
     assert!(exists(&target, &f.kept));
     ok(privet(&["audit", "verify", "--dir", s(&target)]));
 }
+
+/// The stored field ciphertexts of `id`'s records in `collections` (random-looking bytes
+/// that occur nowhere else), from the source database.
+fn stored_fields(db: &Path, id: &str, collections: &[&str]) -> Vec<Vec<u8>> {
+    let raw = uuid::Uuid::parse_str(id.trim_start_matches("sub_")).unwrap();
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut out = Vec::new();
+    for coll in collections {
+        let mut st = c
+            .prepare("SELECT fields FROM records WHERE subject_id = ?1 AND collection = ?2")
+            .unwrap();
+        let rows = st
+            .query_map(rusqlite::params![raw.as_bytes().as_slice(), coll], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })
+            .unwrap();
+        let n = out.len();
+        out.extend(rows.map(Result::unwrap));
+        assert!(out.len() > n, "{id} has {coll}");
+    }
+    out
+}
+
+#[test]
+fn a_restore_replays_erasures_keeping_legal_obligation_records_and_replays_legal_holds() {
+    let root = tempfile::tempdir().unwrap();
+    let vault = root.path().join("vault");
+    let admin = init(&vault);
+    let server = serve(&vault);
+    let api = Api::new(&server.base, &admin);
+    let subject = |email: &str, name: &str| {
+        let (st, v) = api.post(
+            "/v1/subjects",
+            json!({"data": {"email": email, "name": name}}),
+        );
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        v["id"].as_str().unwrap().to_owned()
+    };
+    let record = |id: &str, coll: &str, data: serde_json::Value| {
+        let (st, v) = api.post(
+            &format!("/v1/subjects/{id}/records/{coll}"),
+            json!({ "data": data }),
+        );
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        v["id"].as_str().unwrap().to_owned()
+    };
+    let hold = |id: &str, reason: Option<&str>| {
+        let path = format!("/v1/subjects/{id}/legal-hold");
+        let (st, v, _) = match reason {
+            Some(r) => api.req(reqwest::Method::PUT, &path, Some(json!({ "reason": r }))),
+            None => api.req(reqwest::Method::DELETE, &path, None),
+        };
+        assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    };
+    let erased = subject("canary-profile-4kq@example.com", "Canaryprofile Zvq");
+    let order = record(&erased, "orders", json!({"total_cents": 4321}));
+    record(
+        &erased,
+        "support_tickets",
+        json!({"message": "canary-ticket-8wd my parcel never came"}),
+    );
+    let held = subject("held@example.com", "Held");
+    let released = subject("released@example.com", "Released");
+    hold(&released, Some("litigation-2026-1"));
+    let db = vault.join("privet.db");
+    let mut canaries = stored_canaries(&db, &erased);
+    canaries.extend(stored_fields(
+        &db,
+        &erased,
+        &["customers", "support_tickets"],
+    ));
+
+    let backup = root.path().join("before.privet-backup");
+    ok(privet(&[
+        "backup",
+        "create",
+        "--dir",
+        s(&vault),
+        s(&backup),
+    ]));
+    // After the backup: the customer is erased (the order is kept by legal obligation), one
+    // customer is put on hold and the other's hold is lifted.
+    let (st, cert, _) = api.req(
+        reqwest::Method::DELETE,
+        &format!("/v1/subjects/{erased}"),
+        None,
+    );
+    assert_eq!(st, StatusCode::OK, "{cert}");
+    assert_eq!(cert["kept"][0]["collection"], json!("orders"), "{cert}");
+    hold(&held, Some("litigation-2026-2"));
+    hold(&released, None);
+    drop(server);
+    let ledger = std::fs::read_to_string(vault.join("erasures.ledger")).unwrap();
+    for line in [
+        format!(" erase {erased}"),
+        format!(" hold {held}"),
+        format!(" release {released}"),
+    ] {
+        assert!(ledger.contains(&line), "{line} missing from\n{ledger}");
+    }
+    assert!(
+        !ledger.contains("litigation"),
+        "no reason text in the ledger"
+    );
+
+    let target = root.path().join("restored");
+    let out = ok(privet(&[
+        "backup",
+        "restore",
+        s(&backup),
+        "--dir",
+        s(&target),
+        "--key-file",
+        s(&vault.join("master.key")),
+    ]));
+    assert!(out.contains("1 erased again"), "{out}");
+    assert!(out.contains("2 legal-hold changes"), "{out}");
+    ok(privet(&["audit", "verify", "--dir", s(&target)]));
+    // The profile and the ticket are nowhere in the restored files: no plaintext, no
+    // ciphertext, no key, no index term.
+    for (path, bytes) in files_under(&target) {
+        for plain in [
+            &b"canary-profile-4kq"[..],
+            b"Canaryprofile",
+            b"canary-ticket-8wd",
+        ] {
+            assert!(!contains(&bytes, plain), "plaintext in {}", path.display());
+        }
+        for c in &canaries {
+            assert!(!contains(&bytes, c), "erased bytes in {}", path.display());
+        }
+    }
+
+    let server = serve(&target);
+    let api = Api::new(&server.base, &admin);
+    // The kept order survived the replay, readable for the legal obligation only.
+    let (st, v) = api.get(&format!(
+        "/v1/subjects/{erased}/records/orders/{order}?purpose=essential.legal_obligation"
+    ));
+    assert_eq!(
+        (st, &v["data"]["total_cents"]),
+        (StatusCode::OK, &json!(4321)),
+        "{v}"
+    );
+    let (st, v) = api.get(&format!(
+        "/v1/subjects/{erased}/records/orders/{order}?purpose=essential.service"
+    ));
+    assert_eq!(
+        (st, &v["reason"]),
+        (StatusCode::FORBIDDEN, &json!("erased_retained")),
+        "{v}"
+    );
+    for path in [
+        format!("/v1/subjects/{erased}?purpose=essential.service"),
+        format!("/v1/subjects/{erased}/records/support_tickets?purpose=essential.service"),
+    ] {
+        let (st, v) = api.get(&path);
+        assert_eq!(st, StatusCode::NOT_FOUND, "{path}: {v}");
+    }
+    // The hold set after the backup is in force; the one lifted after it is lifted.
+    let (st, v) = api.get(&format!("/v1/subjects/{held}/legal-hold"));
+    assert_eq!(st, StatusCode::OK);
+    assert!(v["legal_hold"].is_object(), "{v}");
+    let (st, v, _) = api.req(
+        reqwest::Method::DELETE,
+        &format!("/v1/subjects/{held}"),
+        None,
+    );
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    let (st, v) = api.get(&format!("/v1/subjects/{released}/legal-hold"));
+    assert_eq!((st, &v["legal_hold"]), (StatusCode::OK, &json!(null)));
+}
