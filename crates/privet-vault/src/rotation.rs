@@ -296,25 +296,28 @@ impl Vault {
         let mut w = WriteSet::new();
         let mut from_versions = Vec::new();
         for row in page {
-            let key = keys
-                .unwrap_subject_key(
-                    &row.subject,
-                    &WrappedKey {
-                        version: KeyVersion(row.key_version),
-                        bytes: row.wrapped_key,
-                    },
-                )
-                .map_err(|e| {
-                    tracing::error!(subject = %row.subject, error = %e, "key failed to unwrap");
-                    VaultError::Integrity {
-                        context: format!("{} of subject {}", table.name(), row.subject),
-                    }
-                })?;
-            let wrapped =
-                keys.wrap_subject_key(&row.subject, &key)
-                    .map_err(|e| VaultError::Integrity {
-                        context: format!("wrapping key of {}: {e}", row.subject),
-                    })?;
+            let wrapped = WrappedKey {
+                version: KeyVersion(row.key_version),
+                bytes: row.wrapped_key,
+            };
+            // Each table binds its keys to their own AAD: a retained key's names its class.
+            let key = match table {
+                KeyTable::Subjects => keys.unwrap_subject_key(&row.subject, &wrapped),
+                KeyTable::Retained => keys.unwrap_class_key(&row.subject, &row.slot, &wrapped),
+            }
+            .map_err(|e| {
+                tracing::error!(subject = %row.subject, slot = %row.slot, error = %e, "key failed to unwrap");
+                VaultError::Integrity {
+                    context: format!("{} of subject {}", table.name(), row.subject),
+                }
+            })?;
+            let wrapped = match table {
+                KeyTable::Subjects => keys.wrap_subject_key(&row.subject, &key),
+                KeyTable::Retained => keys.wrap_class_key(&row.subject, &row.slot, &key),
+            }
+            .map_err(|e| VaultError::Integrity {
+                context: format!("wrapping {} of {}: {e}", table.name(), row.subject),
+            })?;
             if !from_versions.contains(&row.key_version) {
                 from_versions.push(row.key_version);
             }

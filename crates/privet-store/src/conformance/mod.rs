@@ -22,6 +22,7 @@ mod principals;
 mod retained;
 mod retention;
 mod rights;
+mod rotation;
 
 pub use audit::*;
 pub use batches::*;
@@ -32,6 +33,7 @@ pub use principals::*;
 pub use retained::*;
 pub use retention::*;
 pub use rights::*;
+pub use rotation::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an async expression that
 /// yields a fresh `Arc<dyn Store>`-compatible store (it is evaluated once per test).
@@ -82,6 +84,7 @@ macro_rules! store_conformance_tests {
             deleting_a_record_removes_its_index_entries_and_checks_its_version,
             the_retention_guard_refuses_held_changed_or_missing_subjects,
             a_portal_token_is_spent_once_and_forgotten_after_it_expired,
+            retained_keys_are_counted_paged_and_rewrapped_by_version,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
