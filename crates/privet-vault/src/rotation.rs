@@ -154,14 +154,19 @@ impl Vault {
         for s in versions.values_mut() {
             s.current = s.version == keys.current();
             s.keys_api_keys_and_tokens = s.version == keys.lowest();
-            for &table in KeyTable::ALL {
-                if !s.wrapped.iter().any(|c| c.table == table.name()) {
-                    s.wrapped.push(KeyTableCount {
-                        table: table.name(),
-                        count: 0,
-                    });
-                }
-            }
+            // Every table, in `KeyTable::ALL` order for every version (`keys status` prints
+            // them as columns).
+            s.wrapped = KeyTable::ALL
+                .iter()
+                .map(|t| KeyTableCount {
+                    table: t.name(),
+                    count: s
+                        .wrapped
+                        .iter()
+                        .find(|c| c.table == t.name())
+                        .map_or(0, |c| c.count),
+                })
+                .collect();
         }
         Ok(KeyStatus {
             versions: versions.into_values().collect(),
