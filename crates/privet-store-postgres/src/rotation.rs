@@ -44,6 +44,25 @@ pub(crate) async fn rewrap(
             .await
             .map_err(db)?;
         }
+        KeyTable::Retained => {
+            tx.execute(
+                &tx.prepare_cached(
+                    "UPDATE retained_keys SET key_version = $1, wrapped_key = $2 \
+                     WHERE subject_id = $3 AND class = $4 AND key_version = $5",
+                )
+                .await
+                .map_err(db)?,
+                &[
+                    &(to as i32),
+                    &wrapped,
+                    &&subject.as_bytes()[..],
+                    &slot,
+                    &(from as i32),
+                ],
+            )
+            .await
+            .map_err(db)?;
+        }
     }
     Ok(())
 }
@@ -95,6 +114,10 @@ pub(crate) async fn wrapped_key_counts(c: &Client, table: KeyTable) -> Result<Ve
     let sql = match table {
         KeyTable::Subjects => {
             "SELECT key_version, COUNT(*) FROM subjects GROUP BY key_version ORDER BY key_version"
+        }
+        KeyTable::Retained => {
+            "SELECT key_version, COUNT(*) FROM retained_keys GROUP BY key_version \
+             ORDER BY key_version"
         }
     };
     counts(c, sql).await
@@ -151,6 +174,40 @@ pub(crate) async fn wrapped_keys(
                         slot: String::new(),
                         key_version: version,
                         wrapped_key: r.get(1),
+                    })
+                })
+                .collect()
+        }
+        KeyTable::Retained => {
+            // Erased subjects' kept keys too: they stay in `retained_keys` after erasure.
+            let (after_subject, after_class) = after
+                .map(|(s, c)| (s.as_bytes().to_vec(), c))
+                .unwrap_or_default();
+            let rows = c
+                .query(
+                    &c.prepare_cached(
+                        "SELECT subject_id, class, wrapped_key FROM retained_keys \
+                         WHERE key_version = $1 AND (subject_id, class) > ($2, $3) \
+                         ORDER BY subject_id, class LIMIT $4",
+                    )
+                    .await
+                    .map_err(db)?,
+                    &[
+                        &(version as i32),
+                        &after_subject,
+                        &after_class,
+                        &i64::from(limit),
+                    ],
+                )
+                .await
+                .map_err(db)?;
+            rows.iter()
+                .map(|r| {
+                    Ok(WrappedKeyRow {
+                        subject: id16(r.get(0), SubjectId::from_bytes)?,
+                        slot: r.get(1),
+                        key_version: version,
+                        wrapped_key: r.get(2),
                     })
                 })
                 .collect()

@@ -34,6 +34,14 @@ pub(crate) fn rewrap(
             .and_then(|mut s| s.execute(params![to, wrapped, &subject.as_bytes()[..], from]))
             .map_err(backend)?;
         }
+        KeyTable::Retained => {
+            c.prepare_cached(
+                "UPDATE retained_keys SET key_version = ?1, wrapped_key = ?2 \
+                 WHERE subject_id = ?3 AND class = ?4 AND key_version = ?5",
+            )
+            .and_then(|mut s| s.execute(params![to, wrapped, &subject.as_bytes()[..], slot, from]))
+            .map_err(backend)?;
+        }
     }
     Ok(())
 }
@@ -74,6 +82,10 @@ pub(crate) fn wrapped_key_counts(c: &Connection, table: KeyTable) -> Result<Vec<
     let sql = match table {
         KeyTable::Subjects => {
             "SELECT key_version, COUNT(*) FROM subjects GROUP BY key_version ORDER BY key_version"
+        }
+        KeyTable::Retained => {
+            "SELECT key_version, COUNT(*) FROM retained_keys GROUP BY key_version \
+             ORDER BY key_version"
         }
     };
     counts(c, sql)
@@ -127,6 +139,31 @@ pub(crate) fn wrapped_keys(
                         slot: String::new(),
                         key_version: version,
                         wrapped_key: r.get(1)?,
+                    })
+                })
+                .map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        }
+        KeyTable::Retained => {
+            // Erased subjects' kept keys too: they stay in `retained_keys` after erasure.
+            let (after_subject, after_class) = after
+                .map(|(s, c)| (s.as_bytes().to_vec(), c))
+                .unwrap_or_default();
+            let mut s = c
+                .prepare_cached(
+                    "SELECT subject_id, class, wrapped_key FROM retained_keys \
+                     WHERE key_version = ?1 AND (subject_id, class) > (?2, ?3) \
+                     ORDER BY subject_id, class LIMIT ?4",
+                )
+                .map_err(backend)?;
+            let rows = s
+                .query_map(params![version, after_subject, after_class, limit], |r| {
+                    let id: [u8; 16] = r.get(0)?;
+                    Ok(WrappedKeyRow {
+                        subject: SubjectId::from_bytes(id),
+                        slot: r.get(1)?,
+                        key_version: version,
+                        wrapped_key: r.get(2)?,
                     })
                 })
                 .map_err(backend)?;

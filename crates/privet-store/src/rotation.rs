@@ -16,16 +16,20 @@ use crate::RecordRow;
 pub enum KeyTable {
     /// `subjects`: one subject key per subject (slot `""`).
     Subjects,
+    /// `retained_keys`: a subject's key per retention class (slot = the class), including the
+    /// kept keys of erased subjects.
+    Retained,
 }
 
 impl KeyTable {
     /// Every table, in the order rotation visits them.
-    pub const ALL: &'static [KeyTable] = &[KeyTable::Subjects];
+    pub const ALL: &'static [KeyTable] = &[KeyTable::Subjects, KeyTable::Retained];
 
     /// The table's name, for progress, status and audit reasons.
     pub fn name(self) -> &'static str {
         match self {
             KeyTable::Subjects => "subject_keys",
+            KeyTable::Retained => "retained_keys",
         }
     }
 }

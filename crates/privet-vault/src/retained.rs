@@ -11,7 +11,7 @@ use privet_audit::{Action, Decision};
 use privet_core::erasure::retention_class;
 use privet_core::policy::WithholdReason;
 use privet_core::{Collection, LegalBasis, NoConsents, Purpose, ReadContext, RecordId, SubjectId};
-use privet_crypto::{FieldAad, FieldCipher, KeyVersion, SubjectKey, WrappedKey};
+use privet_crypto::{CryptoError, FieldAad, FieldCipher, KeyVersion, SubjectKey, WrappedKey};
 use privet_store::{Op, RecordRow, RetainedKeyRow, SubjectRow, WriteSet};
 
 use crate::seal::Verdicts;
@@ -23,19 +23,30 @@ impl Vault {
         retention_class(&self.inner.schema, coll)
     }
 
-    /// Unwraps a stored class key. Failure means tampering or a key mix-up.
-    pub(crate) fn class_key(&self, row: &RetainedKeyRow) -> Result<SubjectKey, VaultError> {
+    /// Unwraps a stored class key. Failure means tampering or a key mix-up. A key wrapped
+    /// under a version this vault does not hold yet (rotated by another process) makes it
+    /// re-read its key source once and try again, as for a subject key.
+    pub(crate) async fn class_key(&self, row: &RetainedKeyRow) -> Result<SubjectKey, VaultError> {
         let wrapped = WrappedKey {
             version: KeyVersion(row.key_version),
             bytes: row.wrapped_key.clone(),
         };
-        self.keys().unwrap_class_key(&row.subject, &row.class, &wrapped)
-            .map_err(|e| {
-                tracing::error!(subject = %row.subject, class = %row.class, error = %e, "class key failed to unwrap");
-                VaultError::Integrity {
-                    context: format!("{} key of subject {}", row.class, row.subject),
-                }
-            })
+        let mut result = self
+            .keys()
+            .unwrap_class_key(&row.subject, &row.class, &wrapped);
+        if let Err(CryptoError::UnknownKeyVersion(v)) = result
+            && self.reload_keys_on_miss(v).await
+        {
+            result = self
+                .keys()
+                .unwrap_class_key(&row.subject, &row.class, &wrapped);
+        }
+        result.map_err(|e| {
+            tracing::error!(subject = %row.subject, class = %row.class, error = %e, "class key failed to unwrap");
+            VaultError::Integrity {
+                context: format!("{} key of subject {}", row.class, row.subject),
+            }
+        })
     }
 
     /// A fresh key of `class` for `subject` and the op storing it, wrapped.
@@ -68,10 +79,10 @@ impl Vault {
         class: &str,
     ) -> Result<Option<SubjectKey>, VaultError> {
         let keys = self.inner.store.retained_keys(subject).await?;
-        keys.iter()
-            .find(|k| k.class == class)
-            .map(|k| self.class_key(k))
-            .transpose()
+        match keys.iter().find(|k| k.class == class) {
+            Some(k) => Ok(Some(self.class_key(k).await?)),
+            None => Ok(None),
+        }
     }
 
     /// The cipher that new records of `coll` are sealed with: the subject's key of the
@@ -200,7 +211,7 @@ impl Vault {
                     .ok_or_else(|| VaultError::Integrity {
                         context: format!("{} key of subject {subject} is missing", r.class),
                     })?;
-                let cipher = self.class_key(row)?.cipher();
+                let cipher = self.class_key(row).await?.cipher();
                 self.open_fields(&cipher, coll, &v.released, &r.record)?
             };
             views.push(RecordView {

@@ -154,14 +154,19 @@ impl Vault {
         for s in versions.values_mut() {
             s.current = s.version == keys.current();
             s.keys_api_keys_and_tokens = s.version == keys.lowest();
-            for &table in KeyTable::ALL {
-                if !s.wrapped.iter().any(|c| c.table == table.name()) {
-                    s.wrapped.push(KeyTableCount {
-                        table: table.name(),
-                        count: 0,
-                    });
-                }
-            }
+            // Every table, in `KeyTable::ALL` order for every version (`keys status` prints
+            // them as columns).
+            s.wrapped = KeyTable::ALL
+                .iter()
+                .map(|t| KeyTableCount {
+                    table: t.name(),
+                    count: s
+                        .wrapped
+                        .iter()
+                        .find(|c| c.table == t.name())
+                        .map_or(0, |c| c.count),
+                })
+                .collect();
         }
         Ok(KeyStatus {
             versions: versions.into_values().collect(),
@@ -296,25 +301,28 @@ impl Vault {
         let mut w = WriteSet::new();
         let mut from_versions = Vec::new();
         for row in page {
-            let key = keys
-                .unwrap_subject_key(
-                    &row.subject,
-                    &WrappedKey {
-                        version: KeyVersion(row.key_version),
-                        bytes: row.wrapped_key,
-                    },
-                )
-                .map_err(|e| {
-                    tracing::error!(subject = %row.subject, error = %e, "key failed to unwrap");
-                    VaultError::Integrity {
-                        context: format!("{} of subject {}", table.name(), row.subject),
-                    }
-                })?;
-            let wrapped =
-                keys.wrap_subject_key(&row.subject, &key)
-                    .map_err(|e| VaultError::Integrity {
-                        context: format!("wrapping key of {}: {e}", row.subject),
-                    })?;
+            let wrapped = WrappedKey {
+                version: KeyVersion(row.key_version),
+                bytes: row.wrapped_key,
+            };
+            // Each table binds its keys to their own AAD: a retained key's names its class.
+            let key = match table {
+                KeyTable::Subjects => keys.unwrap_subject_key(&row.subject, &wrapped),
+                KeyTable::Retained => keys.unwrap_class_key(&row.subject, &row.slot, &wrapped),
+            }
+            .map_err(|e| {
+                tracing::error!(subject = %row.subject, slot = %row.slot, error = %e, "key failed to unwrap");
+                VaultError::Integrity {
+                    context: format!("{} of subject {}", table.name(), row.subject),
+                }
+            })?;
+            let wrapped = match table {
+                KeyTable::Subjects => keys.wrap_subject_key(&row.subject, &key),
+                KeyTable::Retained => keys.wrap_class_key(&row.subject, &row.slot, &key),
+            }
+            .map_err(|e| VaultError::Integrity {
+                context: format!("wrapping {} of {}: {e}", table.name(), row.subject),
+            })?;
             if !from_versions.contains(&row.key_version) {
                 from_versions.push(row.key_version);
             }

@@ -22,6 +22,7 @@ mod principals;
 mod retained;
 mod retention;
 mod rights;
+mod rotation;
 
 pub use audit::*;
 pub use batches::*;
@@ -32,6 +33,7 @@ pub use principals::*;
 pub use retained::*;
 pub use retention::*;
 pub use rights::*;
+pub use rotation::*;
 
 /// Generates one `#[tokio::test]` per conformance case. `$make` is an async expression that
 /// yields a fresh `Arc<dyn Store>`-compatible store (it is evaluated once per test).
@@ -84,6 +86,7 @@ macro_rules! store_conformance_tests {
             a_portal_token_is_spent_once_and_forgotten_after_it_expired,
             kept_records_are_listed_by_the_end_of_their_retention_in_pages,
             purging_kept_records_destroys_the_class_key_with_the_last,
+            retained_keys_are_counted_paged_and_rewrapped_by_version,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
