@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use privet_crypto::KeyProvider;
 use privet_store::Store;
 use privet_store_postgres::{PgOptions, PgStore};
 use privet_store_sqlite::{SqliteOptions, SqliteStore};
@@ -252,4 +253,30 @@ pub fn hex(b: &[u8]) -> String {
 pub fn base64(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// A vault whose keys come from a key file in its place's directory, as `privet serve`
+/// opens it (so it re-reads the file on a version miss).
+pub async fn served_vault(backend: Backend) -> (TestVault, privet_crypto::KeyFile) {
+    let place = Place::new(backend);
+    let path = place.dir.path().join("master.key");
+    let file = privet_crypto::KeyFile::create(&path, &privet_crypto::Keyring::generate()).unwrap();
+    let mut t = vault_at(place, SCHEMA, file.load().unwrap()).await;
+    t.vault = t.vault.clone().with_key_source(Arc::new(file.clone()));
+    (t, file)
+}
+
+/// What `privet keys rotate` does to the key file, and the vault it then runs with.
+pub async fn rotate_key_file(t: &TestVault, file: &privet_crypto::KeyFile) -> Vault {
+    let rotated = file.load().unwrap().rotated().unwrap();
+    file.replace(&rotated).unwrap();
+    let schema = Schema::from_toml_str(SCHEMA).unwrap();
+    Vault::open(
+        schema,
+        t.vault.store().clone(),
+        file.load().unwrap(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap()
 }

@@ -7,41 +7,13 @@
 #[macro_use]
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
 use privet_core::SubjectId;
-use privet_crypto::{KeyFile, KeyProvider, KeyVersion, Keyring};
-use privet_vault::{KeyStatus, Schema, SystemClock, Vault};
+use privet_crypto::KeyVersion;
+use privet_vault::{KeyStatus, Vault};
 use serde_json::json;
 
 const LEGAL: Option<&str> = Some("essential.legal_obligation");
-
-/// A vault whose keys come from a key file, as `privet serve` opens it (so it re-reads the
-/// file on a version miss).
-async fn served_vault(backend: Backend) -> (TestVault, KeyFile) {
-    let place = Place::new(backend);
-    let path = place.dir.path().join("master.key");
-    let file = KeyFile::create(&path, &Keyring::generate()).unwrap();
-    let mut t = vault_at(place, SCHEMA, file.load().unwrap()).await;
-    t.vault = t.vault.clone().with_key_source(Arc::new(file.clone()));
-    (t, file)
-}
-
-/// What `privet keys rotate` does to the key file, and the vault it then runs with.
-async fn rotate_key_file(t: &TestVault, file: &KeyFile) -> Vault {
-    let rotated = file.load().unwrap().rotated().unwrap();
-    file.replace(&rotated).unwrap();
-    let schema = Schema::from_toml_str(SCHEMA).unwrap();
-    Vault::open(
-        schema,
-        t.vault.store().clone(),
-        file.load().unwrap(),
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap()
-}
 
 /// Retained keys wrapped under `version`, as `keys status` reports them.
 fn retained_under(status: &KeyStatus, version: u32) -> u64 {
