@@ -21,7 +21,8 @@ pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
         {
             StoreError::Unavailable(format!("concurrent transaction conflict, retry: {e}"))
         }
-        _ => StoreError::Backend(e.to_string()),
+        // The message (which constraint, which column) is in the cause, not in the error.
+        _ => StoreError::Backend(with_causes(&e)),
     }
 }
 

@@ -29,7 +29,9 @@ mod retained;
 mod retention;
 mod rights;
 mod rotation;
+mod snapshot;
 mod store;
 mod tls;
 
+pub use snapshot::{PgSnapshot, check_dump};
 pub use store::{PgOptions, PgStore};

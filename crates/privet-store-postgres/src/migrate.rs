@@ -3,7 +3,7 @@
 //! race. An interrupted migration rolls back and the next start completes it.
 
 use privet_store::StoreError;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Transaction};
 
 use crate::error::db;
 
@@ -56,15 +56,45 @@ pub(crate) async fn run(client: &mut Client) -> Result<(), StoreError> {
     result.and(unlock.map(|_| ()))
 }
 
-async fn apply_pending(client: &mut Client) -> Result<(), StoreError> {
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS privet_migrations (\
-               version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
-               applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+/// The table that records which migrations ran.
+pub(crate) const TABLE: &str = "privet_migrations";
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS privet_migrations (\
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now())";
+
+/// How many migrations this build has.
+pub(crate) fn latest() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+/// Applies the first `upto` migrations to an empty database inside `tx` (loading a dump
+/// made at that schema version; later migrations run when the store next connects).
+pub(crate) async fn apply_first(tx: &Transaction<'_>, upto: u32) -> Result<(), StoreError> {
+    if upto > latest() {
+        return Err(StoreError::Migration(format!(
+            "the dump is at schema version {upto}, newer than this build's {}: upgrade Privet",
+            latest()
+        )));
+    }
+    tx.batch_execute(CREATE_TABLE).await.map_err(db)?;
+    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().take(upto as usize) {
+        let version = i as i32 + 1;
+        tx.batch_execute(sql)
+            .await
+            .map_err(|e| StoreError::Migration(format!("{name}: {e}")))?;
+        tx.execute(
+            "INSERT INTO privet_migrations (version, name) VALUES ($1, $2)",
+            &[&version, name],
         )
         .await
         .map_err(db)?;
+    }
+    Ok(())
+}
+
+async fn apply_pending(client: &mut Client) -> Result<(), StoreError> {
+    client.batch_execute(CREATE_TABLE).await.map_err(db)?;
     let row = client
         .query_one(
             "SELECT COALESCE(MAX(version), 0) FROM privet_migrations",

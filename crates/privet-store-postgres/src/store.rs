@@ -73,6 +73,18 @@ impl PgStore {
     /// loopback addresses and `sslmode=disable`; otherwise rustls, verifying the server's
     /// certificate against the system's roots, `options.ca_file` and the URL's `sslrootcert`.
     pub async fn connect(url: &str, options: PgOptions) -> Result<Self> {
+        Self::connect_with(url, options, true).await
+    }
+
+    /// Connects like [`PgStore::connect`] but runs no migration: for loading a backup's dump
+    /// into an empty database ([`PgStore::load_dump`] applies the dump's own migrations).
+    /// Reads and writes through it are for that load only; open the store again with
+    /// [`PgStore::connect`] afterwards.
+    pub async fn connect_for_load(url: &str, options: PgOptions) -> Result<Self> {
+        Self::connect_with(url, options, false).await
+    }
+
+    async fn connect_with(url: &str, options: PgOptions, migrate: bool) -> Result<Self> {
         let tls::Parsed {
             mut config,
             security,
@@ -153,8 +165,12 @@ impl PgStore {
                 .await
                 .map_err(db)?;
         }
-        let mut migrated = migrate::run(&mut client).await;
-        if migrated.is_ok() {
+        let mut migrated = if migrate {
+            migrate::run(&mut client).await
+        } else {
+            Ok(())
+        };
+        if migrate && migrated.is_ok() {
             migrated = crate::audit::backfill(&mut client).await;
         }
         drop(client);
@@ -163,7 +179,7 @@ impl PgStore {
         Ok(Self { pool })
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object> {
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(pool)
     }
 }

@@ -28,5 +28,5 @@ mod snapshot;
 mod store;
 mod writer;
 
-pub use snapshot::{LoadSummary, SqliteSnapshot, check_dump, load_dump};
+pub use snapshot::{SqliteSnapshot, check_dump, load_dump};
 pub use store::{SqliteOptions, SqliteStore};

@@ -19,7 +19,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use privet_store::{Result, SnapshotInfo, StoreError};
+use privet_store::{DumpSummary, Result, SnapshotInfo, StoreError};
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
@@ -246,15 +246,6 @@ fn put_value(out: &mut dyn Write, v: ValueRef<'_>) -> Result<()> {
     }
 }
 
-/// What a load wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadSummary {
-    /// Every table with the rows loaded into it, in dump order.
-    pub tables: Vec<(String, u64)>,
-    /// The schema version of the dump.
-    pub schema_version: u32,
-}
-
 /// Loads a dump into a new database file at `path` (which must not exist), calling
 /// `progress` with the rows loaded so far. The file is complete, synced and in WAL mode when
 /// this returns; on error it is left behind half-written and must be discarded.
@@ -262,7 +253,7 @@ pub fn load_dump(
     path: &Path,
     input: &mut dyn Read,
     progress: &mut dyn FnMut(u64),
-) -> Result<LoadSummary> {
+) -> Result<DumpSummary> {
     if path.exists() {
         return Err(StoreError::AlreadyExists(path.display().to_string()));
     }
@@ -285,7 +276,7 @@ pub fn load_dump(
 
 /// Reads a whole dump, checking its structure and each table's row count, without writing
 /// anything (what `privet backup verify` does).
-pub fn check_dump(input: &mut dyn Read, progress: &mut dyn FnMut(u64)) -> Result<LoadSummary> {
+pub fn check_dump(input: &mut dyn Read, progress: &mut dyn FnMut(u64)) -> Result<DumpSummary> {
     read_dump(input, None, progress)
 }
 
@@ -293,7 +284,7 @@ fn read_dump(
     input: &mut dyn Read,
     tx: Option<&rusqlite::Transaction<'_>>,
     progress: &mut dyn FnMut(u64),
-) -> Result<LoadSummary> {
+) -> Result<DumpSummary> {
     let mut later = Vec::new();
     let mut tables = Vec::new();
     let mut done = 0u64;
@@ -325,7 +316,7 @@ fn read_dump(
         return Err(corrupt("data after the end"));
     }
     progress(done);
-    Ok(LoadSummary {
+    Ok(DumpSummary {
         tables,
         schema_version: version,
     })

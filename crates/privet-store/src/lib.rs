@@ -35,7 +35,7 @@ pub use rows::{
     RestrictionRow, RetainedData, RetainedKeyRow, RetainedRecord, RoleRow, StoredLeaf, SubjectData,
     SubjectRow, WriteSet,
 };
-pub use snapshot::SnapshotInfo;
+pub use snapshot::{DumpSummary, SnapshotInfo};
 pub use tiles::{
     AuditAppend, AuditHead, LeafRow, SubtreeReads, TILE_MIN_LEVEL, assemble_subtrees,
     frontier_from, frontier_subtrees, subtree_reads,

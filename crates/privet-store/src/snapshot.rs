@@ -19,3 +19,12 @@ pub struct SnapshotInfo {
     /// The audit tree's root hash (RFC 9162) at that size.
     pub audit_root: [u8; 32],
 }
+
+/// What loading (or checking) a dump found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DumpSummary {
+    /// Every table with its rows, in dump order.
+    pub tables: Vec<(String, u64)>,
+    /// The schema version of the dump.
+    pub schema_version: u32,
+}
