@@ -10,11 +10,14 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use privet_backup::{BackupError, BackupReader, BackupWriter, Ledger, Manifest};
 use privet_crypto::{EnvKey, KeyFile, KeyProvider, Keyring};
+use privet_store::{DumpSummary, SnapshotInfo};
+use privet_store_postgres::{PgOptions, PgSnapshot, PgStore};
 use privet_store_sqlite::SqliteSnapshot;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -54,6 +57,11 @@ pub(crate) enum Command {
         /// vault). Default: PRIVET_MASTER_KEY.
         #[arg(long)]
         key_file: Option<PathBuf>,
+        /// For a backup of a PostgreSQL store: the empty database to restore into (a
+        /// postgres:// URL or key=value string; it must hold no table). The restored
+        /// privet.toml points at it.
+        #[arg(long, value_name = "URL")]
+        store_url: Option<String>,
         /// The erasure ledger to replay. Default: the ledger the backed-up vault used (its
         /// path is in the backup's manifest).
         #[arg(long)]
@@ -77,6 +85,7 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
             file,
             dir,
             key_file,
+            store_url,
             ledger,
             accept_missing_ledger,
         } => {
@@ -84,6 +93,7 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
                 &file,
                 &dir,
                 key_file.as_deref(),
+                store_url.as_deref(),
                 ledger.as_deref(),
                 accept_missing_ledger,
             )
@@ -180,6 +190,68 @@ fn partial_path(file: &Path) -> PathBuf {
     file.with_file_name(name)
 }
 
+fn pg_options(ca_file: &Option<PathBuf>) -> PgOptions {
+    PgOptions {
+        pool_size: 2,
+        ca_file: ca_file.clone(),
+        ..PgOptions::default()
+    }
+}
+
+/// A consistent snapshot of either backend.
+enum Snapshot {
+    Sqlite(SqliteSnapshot),
+    /// The PostgreSQL dump is async; it runs on this runtime from the blocking writer thread.
+    Postgres(PgSnapshot, tokio::runtime::Handle),
+}
+
+impl Snapshot {
+    async fn open(config: &Config) -> Result<Snapshot> {
+        Ok(match &config.store {
+            StoreLocation::Sqlite(db) => {
+                Snapshot::Sqlite(SqliteSnapshot::open(db).context("cannot open a snapshot")?)
+            }
+            StoreLocation::Postgres { url, ca_file } => {
+                let store = PgStore::connect(url, pg_options(ca_file))
+                    .await
+                    .context("cannot open the PostgreSQL store")?;
+                let snapshot = store.snapshot().await.context("cannot open a snapshot")?;
+                Snapshot::Postgres(snapshot, tokio::runtime::Handle::current())
+            }
+        })
+    }
+
+    fn info(&self) -> &SnapshotInfo {
+        match self {
+            Snapshot::Sqlite(s) => s.info(),
+            Snapshot::Postgres(s, _) => s.info(),
+        }
+    }
+
+    /// Writes the dump; call from a blocking thread.
+    fn write_to(self, out: &mut dyn Write, progress: &mut dyn FnMut(u64)) -> Result<()> {
+        match self {
+            Snapshot::Sqlite(s) => s.write_to(out, progress)?,
+            Snapshot::Postgres(s, rt) => rt.block_on(s.write_to(out, progress))?,
+        }
+        Ok(())
+    }
+}
+
+/// Checks a dump of `backend` without loading it; call from a blocking thread.
+fn check_dump(
+    backend: &str,
+    input: &mut dyn Read,
+    progress: &mut dyn FnMut(u64),
+    rt: &tokio::runtime::Handle,
+) -> Result<privet_store::Result<DumpSummary>> {
+    Ok(match backend {
+        "sqlite" => privet_store_sqlite::check_dump(input, progress),
+        "postgres" => rt.block_on(privet_store_postgres::check_dump(input, progress)),
+        other => bail!("this build cannot read backups of a {other:?} store"),
+    })
+}
+
 async fn create(dir: &Path, file: &Path) -> Result<ExitCode> {
     let config = Config::load(dir)?;
     // Opening the vault checks the master key against the store's key-check value: a backup
@@ -187,12 +259,6 @@ async fn create(dir: &Path, file: &Path) -> Result<ExitCode> {
     let vault = crate::open::open(&config).await?;
     drop(vault);
     let keys = crate::open::load_keys(&config)?;
-    let StoreLocation::Sqlite(db) = &config.store else {
-        bail!(
-            "`privet backup` supports the SQLite store in this version; for PostgreSQL use \
-             pg_dump (the data in it is encrypted field by field) and keep the erasure ledger"
-        );
-    };
     if file.exists() {
         bail!("{} exists: refusing to overwrite a backup", file.display());
     }
@@ -202,14 +268,13 @@ async fn create(dir: &Path, file: &Path) -> Result<ExitCode> {
     crate::open::resync_ledger(&config).await?;
     let files = carried_files(&config, dir);
     let ledger = std::path::absolute(&config.ledger).unwrap_or_else(|_| config.ledger.clone());
-    let db = db.clone();
     let file = file.to_path_buf();
     let started = std::time::Instant::now();
+    // The time is taken before the snapshot: every ledger event at or after it may be
+    // missing from the backup, so a restore replays those.
+    let created_at = OffsetDateTime::now_utc();
+    let snapshot = Snapshot::open(&config).await?;
     let (manifest, size) = tokio::task::spawn_blocking(move || -> Result<(Manifest, u64)> {
-        // The time is taken before the snapshot: every ledger event at or after it may be
-        // missing from the backup, so a restore replays those.
-        let created_at = OffsetDateTime::now_utc();
-        let snapshot = SqliteSnapshot::open(&db).context("cannot open a snapshot")?;
         let names = files.iter().map(|(n, _)| n.clone()).collect();
         let manifest = Manifest::new(snapshot.info(), created_at, Some(&ledger), names);
         let out = File::create(&partial)
@@ -390,18 +455,13 @@ async fn verify(file: &Path, key_file: Option<&Path>, dir: &Path) -> Result<Exit
     };
     let keys = keys_for(key_file, fallback.as_ref())?;
     let file = file.to_path_buf();
+    let rt = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || -> Result<ExitCode> {
         let mut r = open_backup(&file, &keys)?;
         let manifest = r.manifest().clone();
         print_manifest(&manifest);
         // The first chunk authenticates the header, so the manifest is trusted from here.
         let files = read_files(&mut r, &file)?;
-        if manifest.backend != "sqlite" {
-            bail!(
-                "this build verifies SQLite backups only (this one is {})",
-                manifest.backend
-            );
-        }
         let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
         if names != manifest.files {
             return Err(
@@ -414,7 +474,12 @@ async fn verify(file: &Path, key_file: Option<&Path>, dir: &Path) -> Result<Exit
             error: None,
             file: file.clone(),
         };
-        let summary = privet_store_sqlite::check_dump(&mut tap, &mut |n| pb.set_position(n));
+        let summary = check_dump(
+            &manifest.backend,
+            &mut tap,
+            &mut |n| pb.set_position(n),
+            &rt,
+        )?;
         pb.finish_and_clear();
         let summary = summary.map_err(|e| dump_error(e, tap.error.take()))?;
         check_counts(&manifest, &summary.tables)?;
@@ -461,6 +526,7 @@ async fn restore(
     file: &Path,
     target: &Path,
     key_file: Option<&Path>,
+    store_url: Option<&str>,
     ledger: Option<&Path>,
     accept_missing_ledger: bool,
 ) -> Result<ExitCode> {
@@ -473,7 +539,24 @@ async fn restore(
     let keys = keys_for(key_file, None)?;
     // Header and key first: a wrong key or a foreign file is refused before anything is
     // written.
-    let manifest = open_backup(file, &keys)?.manifest().clone();
+    let manifest = {
+        let mut r = open_backup(file, &keys)?;
+        // The first chunk authenticates the header: the manifest is trusted from here.
+        read_files(&mut r, file)?;
+        r.manifest().clone()
+    };
+    match (manifest.backend.as_str(), store_url) {
+        ("sqlite", None) | ("postgres", Some(_)) => {}
+        ("sqlite", Some(_)) => bail!(
+            "this is a backup of a SQLite store: it restores into the data directory's own \
+             database file; --store-url is for backups of a PostgreSQL store"
+        ),
+        ("postgres", None) => bail!(
+            "this is a backup of a PostgreSQL store: give --store-url URL, an empty database to \
+             restore into (the restored privet.toml will point at it)"
+        ),
+        (other, _) => bail!("this build cannot restore backups of a {other:?} store"),
+    }
     let ledger_path = ledger
         .map(Path::to_path_buf)
         .or_else(|| manifest.ledger.as_ref().map(PathBuf::from));
@@ -512,10 +595,27 @@ async fn restore(
         std::fs::remove_dir_all(&staging)
             .with_context(|| format!("cannot remove {}", staging.display()))?;
     }
-    let result = restore_into(file, &staging, Arc::new(keys), key_file, &manifest, &events).await;
+    let loaded = Arc::new(AtomicBool::new(false));
+    let result = restore_into(
+        file,
+        &staging,
+        Arc::new(keys),
+        key_file,
+        store_url.map(str::to_owned),
+        &manifest,
+        &events,
+        loaded.clone(),
+    )
+    .await;
     if let Err(e) = result {
         let _ = std::fs::remove_dir_all(&staging);
-        return Err(e.context("restore failed; nothing was restored"));
+        let what = if loaded.load(Ordering::SeqCst) {
+            "restore failed after the database was loaded: the data directory was not \
+             created; drop and recreate the database before restoring again"
+        } else {
+            "restore failed; nothing was restored"
+        };
+        return Err(e.context(what));
     }
     if target.exists() {
         std::fs::remove_dir(target)
@@ -533,13 +633,35 @@ async fn restore(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Points the `[store]` of the privet.toml at `path` at `url` (comments and the rest of the
+/// file kept).
+fn point_config_at(path: &Path, url: &str) -> Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("the backup carries no {}", path.display()))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("the backup's {} is not valid TOML", path.display()))?;
+    let store = doc
+        .entry("store")
+        .or_insert_with(toml_edit::table)
+        .as_table_like_mut()
+        .context("the backup's privet.toml has a `store` that is not a table")?;
+    store.insert("url", toml_edit::value(url));
+    std::fs::write(path, doc.to_string())
+        .and_then(|()| File::open(path)?.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn restore_into(
     file: &Path,
     staging: &Path,
     keys: Arc<Keyring>,
     key_file: Option<&Path>,
+    store_url: Option<String>,
     manifest: &Manifest,
     events: &[privet_backup::LedgerEvent],
+    loaded: Arc<AtomicBool>,
 ) -> Result<()> {
     std::fs::create_dir_all(staging)?;
     #[cfg(unix)]
@@ -549,16 +671,11 @@ async fn restore_into(
     }
     let (file_c, staging_c) = (file.to_path_buf(), staging.to_path_buf());
     let manifest_c = manifest.clone();
+    let rt = tokio::runtime::Handle::current();
     let config = tokio::task::spawn_blocking(move || -> Result<Config> {
         let mut r = open_backup(&file_c, &keys)?;
         // The first chunk authenticates the header, so the manifest is trusted from here.
         let files = read_files(&mut r, &file_c)?;
-        if manifest_c.backend != "sqlite" {
-            bail!(
-                "this build restores SQLite backups only (this one is {})",
-                manifest_c.backend
-            );
-        }
         for (name, body) in files {
             if !Path::new(&name)
                 .components()
@@ -570,24 +687,43 @@ async fn restore_into(
             }
             write_private(&staging_c.join(&name), &body)?;
         }
+        if let Some(url) = &store_url {
+            point_config_at(&staging_c.join(crate::config::CONFIG_FILE), url)?;
+        }
         let config = Config::load(&staging_c)?;
-        let db = match &config.store {
-            StoreLocation::Sqlite(p) if p.starts_with(&staging_c) => p.clone(),
-            _ => bail!(
-                "the backup's privet.toml (or a PRIVET_STORE_* variable) puts the database \
-                 outside the data directory; unset the variable or restore by hand"
-            ),
-        };
         let pb = bar(manifest_c.total_rows(), "restore");
         let mut tap = Tap {
             inner: &mut r,
             error: None,
             file: file_c.clone(),
         };
-        let summary = privet_store_sqlite::load_dump(&db, &mut tap, &mut |n| {
+        let mut progress = |n| {
             pb.set_position(n);
             fault_pause(n);
-        });
+        };
+        let summary = match (&config.store, &store_url) {
+            (StoreLocation::Sqlite(db), None) if db.starts_with(&staging_c) => {
+                privet_store_sqlite::load_dump(db, &mut tap, &mut progress)
+            }
+            (StoreLocation::Postgres { url, ca_file }, Some(want)) if url == want => {
+                // One transaction: it commits only after the dump's last chunk was read and
+                // authenticated; killed or failed before that, the database stays empty.
+                let summary = rt.block_on(async {
+                    let store = PgStore::connect_for_load(url, pg_options(ca_file)).await?;
+                    store.load_dump(&mut tap, &mut progress).await
+                });
+                loaded.store(summary.is_ok(), Ordering::SeqCst);
+                summary
+            }
+            (StoreLocation::Sqlite(_), None) => bail!(
+                "the backup's privet.toml (or a PRIVET_STORE_* variable) puts the database \
+                 outside the data directory; unset the variable or restore by hand"
+            ),
+            _ => bail!(
+                "a PRIVET_STORE_* variable overrides the store the restored privet.toml names; \
+                 unset it to restore"
+            ),
+        };
         pb.finish_and_clear();
         let summary = summary.map_err(|e| dump_error(e, tap.error.take()))?;
         check_counts(&manifest_c, &summary.tables)?;

@@ -1,7 +1,9 @@
 //! Encrypted backups and the erasure ledger, through the real binary: an erased customer
 //! does not come back from an older backup; truncated, tampered, foreign-key and
 //! ledger-less restores are refused with nothing written; kill -9 during a backup or a
-//! restore leaves nothing that looks finished, and a re-run works.
+//! restore leaves nothing that looks finished, and a re-run works. The cases that touch the
+//! store run on SQLite and on PostgreSQL (a PostgreSQL backup restores into an empty database
+//! given by `--store-url`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -73,21 +75,37 @@ fn exists(dir: &Path, id: &str) -> bool {
 /// A vault in `root/vault` with a customer to erase later and one to keep.
 struct Fixture {
     root: tempfile::TempDir,
+    backend: Backend,
+    /// The vault's database (PostgreSQL).
+    db: Option<TempDatabase>,
+    /// Databases restores went into (PostgreSQL), dropped with the fixture.
+    restored: std::cell::RefCell<Vec<TempDatabase>>,
     erased: String,
     kept: String,
 }
 
 impl Fixture {
     fn new() -> Self {
+        Self::on(Backend::Sqlite)
+    }
+
+    fn on(backend: Backend) -> Self {
         let root = tempfile::tempdir().unwrap();
         let vault = root.path().join("vault");
-        init(&vault);
+        let (_, db) = init_on(&vault, backend);
         let erased = put(
             &vault,
             json!({"email": "canary-7q2x@example.com", "name": "Canaryname Qzxw"}),
         );
         let kept = put(&vault, json!({"email": "kept@example.com", "name": "Kept"}));
-        Self { root, erased, kept }
+        Self {
+            root,
+            backend,
+            db,
+            restored: Default::default(),
+            erased,
+            kept,
+        }
     }
 
     fn vault(&self) -> PathBuf {
@@ -114,7 +132,26 @@ impl Fixture {
         file
     }
 
+    /// On PostgreSQL, a new empty database to restore into (its URL).
+    fn target_db(&self) -> Option<String> {
+        match self.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let db = TempDatabase::new();
+                let url = db.url();
+                self.restored.borrow_mut().push(db);
+                Some(url)
+            }
+        }
+    }
+
+    /// Restores `file` into `target` (and, on PostgreSQL, into a new database).
     fn restore(&self, file: &Path, target: &Path, extra: &[&str]) -> Output {
+        let url = self.target_db();
+        self.restore_to(file, target, url.as_deref(), extra)
+    }
+
+    fn restore_to(&self, file: &Path, target: &Path, url: Option<&str>, extra: &[&str]) -> Output {
         let key = self.key();
         let mut args = vec![
             "backup",
@@ -125,9 +162,120 @@ impl Fixture {
             "--key-file",
             s(&key),
         ];
+        if let Some(url) = url {
+            args.extend(["--store-url", url]);
+        }
         args.extend_from_slice(extra);
         privet(&args)
     }
+
+    /// The erased customer's stored secrets in the source database.
+    fn canaries(&self) -> Vec<Vec<u8>> {
+        stored_canaries(&self.vault(), self.db.as_ref(), &self.erased)
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(h: &str) -> Vec<u8> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The values of a query's one column, read as hex: `sql` names the column's hex with
+/// `HEX(col)` and a subject id with `ID`, written for the vault's backend here.
+fn hex_rows(vault: &Path, db: Option<&TempDatabase>, sql: &str, id: &str) -> Vec<Vec<u8>> {
+    let raw = hex(uuid::Uuid::parse_str(id.trim_start_matches("sub_"))
+        .unwrap()
+        .as_bytes());
+    match db {
+        None => {
+            let sql = sql
+                .replace("HEX(", "hex(")
+                .replace("ID", &format!("X'{raw}'"));
+            let c = rusqlite::Connection::open(vault.join("privet.db")).unwrap();
+            let mut st = c.prepare(&sql).unwrap();
+            let rows = st.query_map([], |r| r.get::<_, String>(0)).unwrap();
+            rows.map(|h| unhex(&h.unwrap().to_lowercase())).collect()
+        }
+        Some(db) => {
+            let mut sql = sql.replace("ID", &format!("'\\x{raw}'::bytea"));
+            while let Some(at) = sql.find("HEX(") {
+                let end = at + sql[at..].find(')').unwrap();
+                let col = sql[at + 4..end].to_owned();
+                sql.replace_range(at..=end, &format!("encode({col}, 'hex')"));
+            }
+            db.query(&sql).lines().map(unhex).collect()
+        }
+    }
+}
+
+/// The erased subject's stored secrets in the source database: its wrapped key and the
+/// blind-index terms of its records (both random-looking bytes that occur nowhere else).
+fn stored_canaries(vault: &Path, db: Option<&TempDatabase>, id: &str) -> Vec<Vec<u8>> {
+    let mut out = hex_rows(
+        vault,
+        db,
+        "SELECT HEX(wrapped_key) FROM subjects WHERE id = ID",
+        id,
+    );
+    // SQLite keeps fresh index terms in a second table until they are merged.
+    let tables: &[&str] = match db {
+        None => &["blind_index", "blind_index_recent"],
+        Some(_) => &["blind_index"],
+    };
+    for table in tables {
+        out.extend(hex_rows(
+            vault,
+            db,
+            &format!(
+                "SELECT HEX(term) FROM {table} WHERE record_id IN \
+                 (SELECT id FROM records WHERE subject_id = ID)"
+            ),
+            id,
+        ));
+    }
+    assert!(out.len() >= 2, "the subject has a key and index terms");
+    out
+}
+
+/// Every byte a restored vault keeps: its files and, when its privet.toml names a PostgreSQL
+/// database, every row of that database as `pg_dump` writes it (bytea as hex).
+fn restored_bytes(target: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = files_under(target)
+        .into_iter()
+        .map(|(p, b)| (p.display().to_string(), b))
+        .collect();
+    let config: toml::Table = std::fs::read_to_string(target.join("privet.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    if let Some(url) = config
+        .get("store")
+        .and_then(|t| t.get("url"))
+        .and_then(|u| u.as_str())
+    {
+        let dump = Command::new(privet_testpg::pg_bin().join("pg_dump"))
+            .args(["--data-only", "--dbname", url])
+            .output()
+            .unwrap();
+        assert!(
+            dump.status.success(),
+            "pg_dump: {}",
+            String::from_utf8_lossy(&dump.stderr)
+        );
+        out.push(("the restored database".into(), dump.stdout));
+    }
+    out
+}
+
+/// Whether `hay` holds `needle` as bytes or as hex (how a dump shows a bytea).
+fn holds(hay: &[u8], needle: &[u8]) -> bool {
+    contains(hay, needle) || contains(hay, hex(needle).as_bytes())
 }
 
 /// Every file under `dir`, read whole.
@@ -148,39 +296,19 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The erased subject's stored secrets in the source database: its wrapped key and the
-/// blind-index terms of its records (both random-looking bytes that occur nowhere else).
-fn stored_canaries(db: &Path, id: &str) -> Vec<Vec<u8>> {
-    let raw = uuid::Uuid::parse_str(id.trim_start_matches("sub_")).unwrap();
-    let c = rusqlite::Connection::open(db).unwrap();
-    let mut out: Vec<Vec<u8>> = vec![
-        c.query_row(
-            "SELECT wrapped_key FROM subjects WHERE id = ?1",
-            [raw.as_bytes().as_slice()],
-            |r| r.get(0),
-        )
-        .unwrap(),
-    ];
-    let mut st = c
-        .prepare(
-            "SELECT term FROM blind_index_recent WHERE record_id IN \
-             (SELECT id FROM records WHERE subject_id = ?1) \
-             UNION ALL SELECT term FROM blind_index WHERE record_id IN \
-             (SELECT id FROM records WHERE subject_id = ?1)",
-        )
-        .unwrap();
-    let terms = st
-        .query_map([raw.as_bytes().as_slice()], |r| r.get::<_, Vec<u8>>(0))
-        .unwrap();
-    out.extend(terms.map(Result::unwrap));
-    assert!(out.len() >= 2, "the subject has a key and index terms");
-    out
+#[test]
+fn an_erased_customer_does_not_come_back_from_an_older_backup_and_leaves_no_bytes_behind() {
+    erased_customer_stays_erased(Backend::Sqlite);
 }
 
 #[test]
-fn an_erased_customer_does_not_come_back_from_an_older_backup_and_leaves_no_bytes_behind() {
-    let f = Fixture::new();
-    let canaries = stored_canaries(&f.vault().join("privet.db"), &f.erased);
+fn an_erased_customer_does_not_come_back_from_an_older_postgres_backup() {
+    erased_customer_stays_erased(Backend::Postgres);
+}
+
+fn erased_customer_stays_erased(backend: Backend) {
+    let f = Fixture::on(backend);
+    let canaries = f.canaries();
     let backup = f.backup("before-erasure.privet-backup");
     ok(privet(&[
         "backup",
@@ -198,20 +326,29 @@ fn an_erased_customer_does_not_come_back_from_an_older_backup_and_leaves_no_byte
     assert!(ledger.contains(&format!(" erase {}", f.erased)), "{ledger}");
 
     let target = f.path("restored");
+    if let Some(db) = &f.db {
+        // Never into a database that holds anything (here: the live vault's own).
+        let err = failed(f.restore_to(&backup, &target, Some(&db.url()), &[]));
+        assert!(err.contains("empty database"), "{err}");
+        assert!(!target.exists());
+        assert!(exists(&f.vault(), &f.kept));
+    }
     let out = ok(f.restore(&backup, &target, &[]));
     assert!(out.contains("1 erased again"), "{out}");
     assert!(!exists(&target, &f.erased), "the erased customer came back");
     assert!(exists(&target, &f.kept));
     ok(privet(&["audit", "verify", "--dir", s(&target)]));
-    // Raw scan of every restored file: no plaintext, no key, no index term of the customer.
-    for (path, bytes) in files_under(&target) {
+    // Raw scan of every restored file (and, on PostgreSQL, every restored row): no
+    // plaintext, no key, no index term of the customer.
+    let scanned = restored_bytes(&target);
+    assert!(scanned.len() >= 2);
+    for (what, bytes) in scanned {
         assert!(
             !contains(&bytes, b"canary-7q2x") && !contains(&bytes, b"Canaryname"),
-            "plaintext in {}",
-            path.display()
+            "plaintext in {what}"
         );
         for c in &canaries {
-            assert!(!contains(&bytes, c), "erased bytes in {}", path.display());
+            assert!(!holds(&bytes, c), "erased bytes in {what}");
         }
     }
     // The restored vault's own ledger already lists the erasure.
@@ -221,9 +358,18 @@ fn an_erased_customer_does_not_come_back_from_an_older_backup_and_leaves_no_byte
 
 #[test]
 fn writes_during_a_backup_succeed_and_the_backup_restores_to_a_consistent_vault() {
+    online_backup(Backend::Sqlite);
+}
+
+#[test]
+fn writes_during_a_postgres_backup_succeed_and_the_backup_restores_to_a_consistent_vault() {
+    online_backup(Backend::Postgres);
+}
+
+fn online_backup(backend: Backend) {
     let root = tempfile::tempdir().unwrap();
     let vault = root.path().join("vault");
-    let admin = init(&vault);
+    let (admin, _db) = init_on(&vault, backend);
     let server = serve(&vault);
     let api = Api::new(&server.base, &admin);
     let create = |i: usize| {
@@ -247,11 +393,7 @@ fn writes_during_a_backup_succeed_and_the_backup_restores_to_a_consistent_vault(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(held.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("paused"), "{line}");
+    wait_for_pause(&mut held);
     for i in 0..5 {
         create(i);
     }
@@ -278,21 +420,36 @@ fn writes_during_a_backup_succeed_and_the_backup_restores_to_a_consistent_vault(
     });
     drop(server);
     let target = root.path().join("restored");
-    ok(privet(&[
-        "backup",
-        "restore",
-        s(&file),
-        "--dir",
-        s(&target),
-        "--key-file",
-        s(&vault.join("master.key")),
-    ]));
+    let target_db = matches!(backend, Backend::Postgres).then(TempDatabase::new);
+    let url = target_db.as_ref().map(TempDatabase::url);
+    let mut args = vec![
+        "backup".to_owned(),
+        "restore".into(),
+        s(&file).into(),
+        "--dir".into(),
+        s(&target).into(),
+        "--key-file".into(),
+        s(&vault.join("master.key")).into(),
+    ];
+    if let Some(url) = url {
+        args.extend(["--store-url".into(), url]);
+    }
+    ok(privet(&args.iter().map(String::as_str).collect::<Vec<_>>()));
     ok(privet(&["audit", "verify", "--dir", s(&target)]));
 }
 
 #[test]
 fn truncated_or_tampered_backups_are_refused_by_verify_and_restore_and_nothing_is_written() {
-    let f = Fixture::new();
+    tampered_backups_are_refused(Backend::Sqlite);
+}
+
+#[test]
+fn truncated_or_tampered_postgres_backups_are_refused_and_nothing_is_written() {
+    tampered_backups_are_refused(Backend::Postgres);
+}
+
+fn tampered_backups_are_refused(backend: Backend) {
+    let f = Fixture::on(backend);
     let good = f.backup("good.privet-backup");
     let bytes = std::fs::read(&good).unwrap();
     let mut cases: Vec<(&str, Vec<u8>)> = vec![
@@ -306,7 +463,7 @@ fn truncated_or_tampered_backups_are_refused_by_verify_and_restore_and_nothing_i
     // A changed manifest (the header is authenticated as the chunks' associated data).
     let mut header = bytes.clone();
     let at = header.windows(9).position(|w| w == b"\"backend\"").unwrap();
-    header[at + 12] ^= 0x20; // "sqlite" -> "sQlite"
+    header[at + 12] ^= 0x20; // "sqlite" -> "sQlite", "postgres" -> "pOstgres"
     cases.push(("damaged", header));
     for (i, (what, data)) in cases.into_iter().enumerate() {
         let file = f.path(&format!("bad-{i}.privet-backup"));
@@ -320,8 +477,16 @@ fn truncated_or_tampered_backups_are_refused_by_verify_and_restore_and_nothing_i
         ]));
         assert!(err.contains(what), "case {i}: {err}");
         let target = f.path(&format!("restored-{i}"));
-        let err = failed(f.restore(&file, &target, &[]));
+        let url = f.target_db();
+        let err = failed(f.restore_to(&file, &target, url.as_deref(), &[]));
         assert!(err.contains(what), "case {i}: {err}");
+        if let Some(db) = f.restored.borrow().last() {
+            assert_eq!(
+                db.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
+                "0\n",
+                "case {i}: a refused restore wrote the database"
+            );
+        }
         assert!(
             !target.exists(),
             "case {i}: a refused restore wrote the target"
@@ -407,6 +572,14 @@ fn kill_when_paused(args: &[&str]) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    wait_for_pause(&mut child);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+/// Reads `child`'s stderr until the fault-injection pause is announced (log lines may come
+/// first).
+fn wait_for_pause(child: &mut std::process::Child) {
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
     loop {
@@ -417,16 +590,23 @@ fn kill_when_paused(args: &[&str]) {
         );
         seen.push_str(&line);
         if line.contains("fault injection: paused") {
-            break;
+            return;
         }
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
 }
 
 #[test]
 fn a_backup_killed_midway_leaves_no_file_that_passes_for_a_backup_and_a_rerun_works() {
-    let f = Fixture::new();
+    killed_backup(Backend::Sqlite);
+}
+
+#[test]
+fn a_postgres_backup_killed_midway_leaves_no_backup_and_a_rerun_works() {
+    killed_backup(Backend::Postgres);
+}
+
+fn killed_backup(backend: Backend) {
+    let f = Fixture::on(backend);
     let file = f.path("b.privet-backup");
     kill_when_paused(&["backup", "create", "--dir", s(&f.vault()), s(&file)]);
     assert!(!file.exists(), "a killed backup has the backup's name");
@@ -462,25 +642,48 @@ fn a_backup_killed_midway_leaves_no_file_that_passes_for_a_backup_and_a_rerun_wo
 
 #[test]
 fn a_restore_killed_midway_leaves_no_target_and_a_rerun_restores_with_erasures_replayed() {
-    let f = Fixture::new();
+    killed_restore(Backend::Sqlite);
+}
+
+#[test]
+fn a_postgres_restore_killed_midway_leaves_the_database_empty_and_a_rerun_restores() {
+    killed_restore(Backend::Postgres);
+}
+
+fn killed_restore(backend: Backend) {
+    let f = Fixture::on(backend);
     let file = f.backup("b.privet-backup");
     erase(&f.vault(), &f.erased);
     let target = f.path("restored");
-    kill_when_paused(&[
+    let url = f.target_db();
+    let key = f.key();
+    let mut args = vec![
         "backup",
         "restore",
         s(&file),
         "--dir",
         s(&target),
         "--key-file",
-        s(&f.key()),
-    ]);
+        s(&key),
+    ];
+    if let Some(url) = &url {
+        args.extend(["--store-url", url]);
+    }
+    kill_when_paused(&args);
     assert!(
         !target.exists(),
         "a killed restore left something at the target"
     );
     assert!(f.path(".restored.restore-partial").exists());
-    let out = f.restore(&file, &target, &[]);
+    if let Some(db) = f.restored.borrow().last() {
+        // The load is one transaction: killed, it left no table behind.
+        assert_eq!(
+            db.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
+            "0\n"
+        );
+    }
+    // The re-run goes into the same (still empty) database.
+    let out = f.restore_to(&file, &target, url.as_deref(), &[]);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     ok(out);
     assert!(err.contains("unfinished restore"), "{err}");
@@ -492,31 +695,42 @@ fn a_restore_killed_midway_leaves_no_target_and_a_rerun_restores_with_erasures_r
 
 /// The stored field ciphertexts of `id`'s records in `collections` (random-looking bytes
 /// that occur nowhere else), from the source database.
-fn stored_fields(db: &Path, id: &str, collections: &[&str]) -> Vec<Vec<u8>> {
-    let raw = uuid::Uuid::parse_str(id.trim_start_matches("sub_")).unwrap();
-    let c = rusqlite::Connection::open(db).unwrap();
+fn stored_fields(
+    vault: &Path,
+    db: Option<&TempDatabase>,
+    id: &str,
+    collections: &[&str],
+) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for coll in collections {
-        let mut st = c
-            .prepare("SELECT fields FROM records WHERE subject_id = ?1 AND collection = ?2")
-            .unwrap();
-        let rows = st
-            .query_map(rusqlite::params![raw.as_bytes().as_slice(), coll], |r| {
-                r.get::<_, Vec<u8>>(0)
-            })
-            .unwrap();
-        let n = out.len();
-        out.extend(rows.map(Result::unwrap));
-        assert!(out.len() > n, "{id} has {coll}");
+        let rows = hex_rows(
+            vault,
+            db,
+            &format!(
+                "SELECT HEX(fields) FROM records WHERE subject_id = ID AND collection = '{coll}'"
+            ),
+            id,
+        );
+        assert!(!rows.is_empty(), "{id} has {coll}");
+        out.extend(rows);
     }
     out
 }
 
 #[test]
 fn a_restore_replays_erasures_keeping_legal_obligation_records_and_replays_legal_holds() {
+    replay_keeps_legal_obligations(Backend::Sqlite);
+}
+
+#[test]
+fn a_postgres_restore_replays_erasures_keeping_legal_obligation_records_and_legal_holds() {
+    replay_keeps_legal_obligations(Backend::Postgres);
+}
+
+fn replay_keeps_legal_obligations(backend: Backend) {
     let root = tempfile::tempdir().unwrap();
     let vault = root.path().join("vault");
-    let admin = init(&vault);
+    let (admin, db) = init_on(&vault, backend);
     let server = serve(&vault);
     let api = Api::new(&server.base, &admin);
     let subject = |email: &str, name: &str| {
@@ -553,10 +767,10 @@ fn a_restore_replays_erasures_keeping_legal_obligation_records_and_replays_legal
     let held = subject("held@example.com", "Held");
     let released = subject("released@example.com", "Released");
     hold(&released, Some("litigation-2026-1"));
-    let db = vault.join("privet.db");
-    let mut canaries = stored_canaries(&db, &erased);
+    let mut canaries = stored_canaries(&vault, db.as_ref(), &erased);
     canaries.extend(stored_fields(
-        &db,
+        &vault,
+        db.as_ref(),
         &erased,
         &["customers", "support_tickets"],
     ));
@@ -595,30 +809,37 @@ fn a_restore_replays_erasures_keeping_legal_obligation_records_and_replays_legal
     );
 
     let target = root.path().join("restored");
-    let out = ok(privet(&[
+    let target_db = db.as_ref().map(|_| TempDatabase::new());
+    let url = target_db.as_ref().map(TempDatabase::url);
+    let key = vault.join("master.key");
+    let mut args = vec![
         "backup",
         "restore",
         s(&backup),
         "--dir",
         s(&target),
         "--key-file",
-        s(&vault.join("master.key")),
-    ]));
+        s(&key),
+    ];
+    if let Some(url) = &url {
+        args.extend(["--store-url", url]);
+    }
+    let out = ok(privet(&args));
     assert!(out.contains("1 erased again"), "{out}");
     assert!(out.contains("2 legal-hold changes"), "{out}");
     ok(privet(&["audit", "verify", "--dir", s(&target)]));
-    // The profile and the ticket are nowhere in the restored files: no plaintext, no
-    // ciphertext, no key, no index term.
-    for (path, bytes) in files_under(&target) {
+    // The profile and the ticket are nowhere in the restored files (or rows): no plaintext,
+    // no ciphertext, no key, no index term.
+    for (what, bytes) in restored_bytes(&target) {
         for plain in [
             &b"canary-profile-4kq"[..],
             b"Canaryprofile",
             b"canary-ticket-8wd",
         ] {
-            assert!(!contains(&bytes, plain), "plaintext in {}", path.display());
+            assert!(!contains(&bytes, plain), "plaintext in {what}");
         }
         for c in &canaries {
-            assert!(!contains(&bytes, c), "erased bytes in {}", path.display());
+            assert!(!holds(&bytes, c), "erased bytes in {what}");
         }
     }
 
