@@ -224,9 +224,51 @@ fn cut_torn_tail(file: &std::fs::File) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// The events of several ledgers (one per server sharing a database) as one: in time order
+/// (ties keep the order given), each subject's erasure once (the first: an erasure is final,
+/// and every server's ledger may list it after a re-sync), other repeated events once.
+pub fn merge_ledgers(ledgers: Vec<Vec<LedgerEvent>>) -> Vec<LedgerEvent> {
+    let mut events: Vec<LedgerEvent> = ledgers.into_iter().flatten().collect();
+    events.sort_by_key(|e| e.at);
+    let mut erased = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::new();
+    events.retain(|e| match e.kind {
+        LedgerKind::Erase => erased.insert(e.subject),
+        _ => seen.insert((e.at, e.kind.as_str(), e.subject)),
+    });
+    events
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merged_ledgers_are_in_time_order_with_each_erasure_once() {
+        let t = |s: i64| OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(s);
+        let (a, b) = (SubjectId::new(), SubjectId::new());
+        let ev = |at, kind, subject| LedgerEvent { at, kind, subject };
+        let one = vec![
+            ev(t(1), LedgerKind::Hold, a),
+            ev(t(5), LedgerKind::Erase, b),
+            ev(t(9), LedgerKind::Release, a),
+        ];
+        // The other server erased b first; its ledger also lists a's hold (a re-sync).
+        let two = vec![
+            ev(t(1), LedgerKind::Hold, a),
+            ev(t(3), LedgerKind::Erase, b),
+            ev(t(4), LedgerKind::Restrict, a),
+        ];
+        assert_eq!(
+            merge_ledgers(vec![one, two]),
+            vec![
+                ev(t(1), LedgerKind::Hold, a),
+                ev(t(3), LedgerKind::Erase, b),
+                ev(t(4), LedgerKind::Restrict, a),
+                ev(t(9), LedgerKind::Release, a),
+            ]
+        );
+    }
 
     fn ev(kind: LedgerKind) -> LedgerEvent {
         LedgerEvent {

@@ -22,6 +22,6 @@ mod replay;
 
 pub use error::BackupError;
 pub use format::{BackupReader, BackupWriter, CHUNK_LEN, Manifest, TableCount};
-pub use ledger::{Ledger, LedgerEvent, LedgerKind};
+pub use ledger::{Ledger, LedgerEvent, LedgerKind, merge_ledgers};
 pub use ledger_store::LedgerStore;
 pub use replay::{ReplayReport, replay_ledger, resync_erasures};

@@ -63,9 +63,10 @@ pub(crate) enum Command {
         #[arg(long, value_name = "URL")]
         store_url: Option<String>,
         /// The erasure ledger to replay. Default: the ledger the backed-up vault used (its
-        /// path is in the backup's manifest).
-        #[arg(long)]
-        ledger: Option<PathBuf>,
+        /// path is in the backup's manifest). Give it once per server when several servers
+        /// shared one PostgreSQL database: their ledgers are merged in time order.
+        #[arg(long, value_name = "PATH")]
+        ledger: Vec<PathBuf>,
         /// Restore even though the ledger cannot be found. Customers erased after the backup
         /// was made would come back.
         #[arg(long)]
@@ -94,7 +95,7 @@ pub(crate) async fn run(cmd: Command) -> Result<ExitCode> {
                 &dir,
                 key_file.as_deref(),
                 store_url.as_deref(),
-                ledger.as_deref(),
+                &ledger,
                 accept_missing_ledger,
             )
             .await
@@ -527,7 +528,7 @@ async fn restore(
     target: &Path,
     key_file: Option<&Path>,
     store_url: Option<&str>,
-    ledger: Option<&Path>,
+    ledgers: &[PathBuf],
     accept_missing_ledger: bool,
 ) -> Result<ExitCode> {
     if target.exists() && std::fs::read_dir(target)?.next().is_some() {
@@ -557,8 +558,21 @@ async fn restore(
         ),
         (other, _) => bail!("this build cannot restore backups of a {other:?} store"),
     }
-    let ledger_path = ledger
-        .map(Path::to_path_buf)
+    // Ledgers named on the command line must all be there; several are merged.
+    if let Some(missing) = ledgers.iter().find(|p| !p.is_file()) {
+        bail!("the erasure ledger {} cannot be found", missing.display());
+    }
+    if ledgers.len() > 1 {
+        let mut lists = Vec::with_capacity(ledgers.len());
+        for p in ledgers {
+            lists.push(Ledger::new(p.clone()).read()?);
+        }
+        let events = privet_backup::merge_ledgers(lists);
+        return restore_with(file, target, keys, key_file, store_url, &manifest, &events).await;
+    }
+    let ledger_path = ledgers
+        .first()
+        .cloned()
         .or_else(|| manifest.ledger.as_ref().map(PathBuf::from));
     let events = match &ledger_path {
         Some(p) if p.is_file() => Ledger::new(p.clone()).read()?,
@@ -586,6 +600,19 @@ async fn restore(
             manifest.created_at.format(&Rfc3339).unwrap_or_default()
         ),
     };
+    restore_with(file, target, keys, key_file, store_url, &manifest, &events).await
+}
+
+/// The restore once the ledger's events are known: staged, then renamed into place.
+async fn restore_with(
+    file: &Path,
+    target: &Path,
+    keys: Keyring,
+    key_file: Option<&Path>,
+    store_url: Option<&str>,
+    manifest: &Manifest,
+    events: &[privet_backup::LedgerEvent],
+) -> Result<ExitCode> {
     let staging = staging_dir(target)?;
     if staging.exists() {
         eprintln!(
@@ -602,8 +629,8 @@ async fn restore(
         Arc::new(keys),
         key_file,
         store_url.map(str::to_owned),
-        &manifest,
-        &events,
+        manifest,
+        events,
         loaded.clone(),
     )
     .await;

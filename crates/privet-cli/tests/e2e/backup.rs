@@ -882,3 +882,56 @@ fn replay_keeps_legal_obligations(backend: Backend) {
     let (st, v) = api.get(&format!("/v1/subjects/{released}/legal-hold"));
     assert_eq!((st, &v["legal_hold"]), (StatusCode::OK, &json!(null)));
 }
+
+#[test]
+fn the_ledgers_of_several_servers_on_one_postgres_database_are_merged_on_restore() {
+    let f = Fixture::on(Backend::Postgres);
+    // A second server: the same config and keys, its own data dir and so its own ledger.
+    let second = f.path("vault2");
+    std::fs::create_dir(&second).unwrap();
+    for name in [
+        "privet.toml",
+        "schema.toml",
+        "master.key",
+        "audit-signing.key",
+        "receipt-signing.key",
+    ] {
+        std::fs::copy(f.vault().join(name), second.join(name)).unwrap();
+    }
+    let other = put(
+        &second,
+        json!({"email": "other@example.com", "name": "Other"}),
+    );
+    let backup = f.backup("b.privet-backup");
+    erase(&f.vault(), &f.erased);
+    erase(&second, &other);
+    let (one, two) = (
+        f.vault().join("erasures.ledger"),
+        second.join("erasures.ledger"),
+    );
+    assert!(!std::fs::read_to_string(&one).unwrap().contains(&other));
+
+    // With the first server's ledger only, the second server's erasure is undone.
+    let partial = f.path("partial");
+    ok(f.restore(&backup, &partial, &["--ledger", s(&one)]));
+    assert!(exists(&partial, &other));
+    assert!(!exists(&partial, &f.erased));
+    // With both, neither comes back; the erasure both ledgers list is replayed once.
+    let target = f.path("restored");
+    let out = ok(f.restore(
+        &backup,
+        &target,
+        &["--ledger", s(&one), "--ledger", s(&two)],
+    ));
+    assert!(out.contains("2 erased again"), "{out}");
+    assert!(!exists(&target, &f.erased) && !exists(&target, &other));
+    assert!(exists(&target, &f.kept));
+    ok(privet(&["audit", "verify", "--dir", s(&target)]));
+    // A named ledger that is not there is an error, not a silent skip.
+    let err = failed(f.restore(
+        &backup,
+        &f.path("never"),
+        &["--ledger", s(&one), "--ledger", s(&f.path("nope.ledger"))],
+    ));
+    assert!(err.contains("cannot be found"), "{err}");
+}
