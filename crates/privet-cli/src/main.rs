@@ -134,7 +134,8 @@ fn init_tracing() {
     // blind-index terms, ids and times — so it stays at info even when PRIVET_LOG asks for
     // debug, unless PRIVET_LOG names it explicitly.
     let spec = std::env::var("PRIVET_LOG").unwrap_or_else(|_| "info".into());
-    let spec = if spec.contains("tokio_postgres") {
+    let verbose = spec.contains("debug") || spec.contains("trace");
+    let spec = if spec.contains("tokio_postgres") || !verbose {
         spec
     } else {
         format!("{spec},tokio_postgres=info")

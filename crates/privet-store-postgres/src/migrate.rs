@@ -44,6 +44,11 @@ const MIGRATIONS: &[(&str, &str)] = &[
 const LOCK_KEY: i64 = 0x7072_6976_6574;
 
 pub(crate) async fn run(client: &mut Client) -> Result<(), StoreError> {
+    // `CREATE TABLE IF NOT EXISTS` notices on every start are noise in the server's log.
+    client
+        .batch_execute("SET client_min_messages = warning")
+        .await
+        .map_err(db)?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
         .await
