@@ -511,9 +511,11 @@ impl Vault {
         field: &str,
         term: &[u8],
     ) -> Result<Vec<(SubjectId, RecordId)>, VaultError> {
-        let mut versions = keys.versions();
-        // The current version first: after a rotation, most entries are keyed from it.
-        versions.reverse();
+        // Oldest version first. A re-index moves an entry from an older version's term to a
+        // newer one's between two of these queries (each its own snapshot), never back: asked
+        // in this order, an entry moved before the older query is found by the newer one.
+        // (Newest first, an entry moved between the two queries was missed by both.)
+        let versions = keys.versions();
         let mut hits: Vec<(SubjectId, RecordId)> = Vec::new();
         for v in versions {
             let hash = keys
