@@ -98,9 +98,12 @@ pub(crate) async fn delete_subject(tx: &Transaction<'_>, id: &[u8]) -> Result<()
 /// A subject with its restriction and its current consents (the latest event of each
 /// purpose, as parallel arrays ordered by purpose), in one statement and so one snapshot.
 /// The latest events come from a backward scan of `consent_events_by_subject`, no sort.
-pub(crate) const SUBJECT_SQL: &str = "\
+pub(crate) const SUBJECT_COLS: &str = "\
     SELECT s.key_version, s.wrapped_key, s.created_at, r.reason, r.at, r.actor, \
-           c.purposes, c.states, c.ats, c.sources, c.notices, c.expires, c.actors \
+           c.purposes, c.states, c.ats, c.sources, c.notices, c.expires, c.actors";
+
+/// The tables behind [`SUBJECT_COLS`] (`s` the subject; ends before any `WHERE`).
+pub(crate) const SUBJECT_FROM: &str = " \
     FROM subjects s \
     LEFT JOIN restrictions r ON r.subject_id = s.id \
     CROSS JOIN LATERAL ( \
@@ -115,10 +118,9 @@ pub(crate) const SUBJECT_SQL: &str = "\
                      purpose, state, at, source, notice_version, expires_at, actor \
               FROM consent_events WHERE subject_id = s.id \
               ORDER BY purpose DESC, seq DESC) l \
-    ) c \
-    WHERE s.id = $1";
+    ) c";
 
-/// Decodes a row of [`SUBJECT_SQL`].
+/// Decodes the [`SUBJECT_COLS`] of a row.
 pub(crate) fn subject_from_row(
     subject: SubjectId,
     row: &Row,

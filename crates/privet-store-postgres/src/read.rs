@@ -3,6 +3,8 @@
 use deadpool_postgres::ClientWrapper as Client;
 use privet_core::{RecordId, SubjectId};
 use privet_store::{ApiKeyRow, RecordRow, Result, StoreError, SubjectData};
+use std::sync::LazyLock;
+
 use time::OffsetDateTime;
 
 use crate::error::db;
@@ -37,6 +39,34 @@ pub(crate) async fn load_subject_all(
     load_subject_in(c, subject, None, None).await
 }
 
+/// The subject (with its restriction and consents) and its records matching `filter`, as
+/// parallel arrays, in one statement: one round trip and one snapshot, so an erasure or a
+/// write committing meanwhile is seen entirely or not at all.
+fn subject_with_records_sql(filter: &str) -> String {
+    use crate::consent::{SUBJECT_COLS, SUBJECT_FROM};
+    let agg =
+        |col: &str, name: &str| format!("array_agg(x.{col} ORDER BY x.collection, x.id) AS {name}");
+    format!(
+        "{SUBJECT_COLS}, rec.ids, rec.versions, rec.created, rec.updated, rec.fields, \
+         rec.collections{SUBJECT_FROM} \
+         CROSS JOIN LATERAL (SELECT {}, {}, {}, {}, {}, {} \
+             FROM records x WHERE x.subject_id = s.id{filter}) rec \
+         WHERE s.id = $1",
+        agg("id", "ids"),
+        agg("version", "versions"),
+        agg("created_at", "created"),
+        agg("updated_at", "updated"),
+        agg("fields", "fields"),
+        agg("collection", "collections"),
+    )
+}
+
+static ONE_RECORD: LazyLock<String> =
+    LazyLock::new(|| subject_with_records_sql(" AND x.collection = $2 AND x.id = $3"));
+static ONE_COLLECTION: LazyLock<String> =
+    LazyLock::new(|| subject_with_records_sql(" AND x.collection = $2"));
+static ALL_RECORDS: LazyLock<String> = LazyLock::new(|| subject_with_records_sql(""));
+
 async fn load_subject_in(
     c: &Client,
     subject: SubjectId,
@@ -44,51 +74,58 @@ async fn load_subject_in(
     record: Option<RecordId>,
 ) -> Result<Option<SubjectData>> {
     let sid = &subject.as_bytes()[..];
-    let row = c
-        .query_opt(
-            &c.prepare_cached(crate::consent::SUBJECT_SQL)
-                .await
-                .map_err(db)?,
-            &[&sid],
-        )
-        .await
-        .map_err(db)?;
-    let Some(row) = row else { return Ok(None) };
-    let (subject_row, restriction, consents) = crate::consent::subject_from_row(subject, &row)?;
-    const COLS: &str =
-        "SELECT id, version, created_at, updated_at, fields, collection FROM records";
-    let rows = match (collection, record) {
+    let row = match (collection, record) {
         (Some(collection), Some(rid)) => {
             let rid = &rid.as_bytes()[..];
-            let sql = format!("{COLS} WHERE subject_id = $1 AND collection = $2 AND id = $3");
-            let stmt = c.prepare_cached(&sql).await.map_err(db)?;
-            c.query(&stmt, &[&sid, &collection, &rid]).await
+            let stmt = c.prepare_cached(&ONE_RECORD).await.map_err(db)?;
+            c.query_opt(&stmt, &[&sid, &collection, &rid]).await
         }
         (Some(collection), None) => {
-            let sql = format!("{COLS} WHERE subject_id = $1 AND collection = $2 ORDER BY id");
-            let stmt = c.prepare_cached(&sql).await.map_err(db)?;
-            c.query(&stmt, &[&sid, &collection]).await
+            let stmt = c.prepare_cached(&ONE_COLLECTION).await.map_err(db)?;
+            c.query_opt(&stmt, &[&sid, &collection]).await
         }
         (None, _) => {
-            let sql = format!("{COLS} WHERE subject_id = $1 ORDER BY collection, id");
-            let stmt = c.prepare_cached(&sql).await.map_err(db)?;
-            c.query(&stmt, &[&sid]).await
+            let stmt = c.prepare_cached(&ALL_RECORDS).await.map_err(db)?;
+            c.query_opt(&stmt, &[&sid]).await
         }
     }
     .map_err(db)?;
-    let mut records = Vec::with_capacity(rows.len());
-    for r in rows {
-        let id = id16(r.get::<_, &[u8]>(0), RecordId::from_bytes)?;
-        let fields = privet_store::decode_fields(r.get::<_, &[u8]>(4))
+    let Some(row) = row else { return Ok(None) };
+    let (subject_row, restriction, consents) = crate::consent::subject_from_row(subject, &row)?;
+    let ids: Vec<Vec<u8>> = row.get::<_, Option<_>>(13).unwrap_or_default();
+    let versions: Vec<i64> = row.get::<_, Option<_>>(14).unwrap_or_default();
+    let created: Vec<i64> = row.get::<_, Option<_>>(15).unwrap_or_default();
+    let updated: Vec<i64> = row.get::<_, Option<_>>(16).unwrap_or_default();
+    let fields: Vec<Vec<u8>> = row.get::<_, Option<_>>(17).unwrap_or_default();
+    let collections: Vec<String> = row.get::<_, Option<_>>(18).unwrap_or_default();
+    let n = ids.len();
+    if [
+        versions.len(),
+        created.len(),
+        updated.len(),
+        fields.len(),
+        collections.len(),
+    ]
+    .iter()
+    .any(|l| *l != n)
+    {
+        return Err(StoreError::Corrupt(
+            "a subject's record columns disagree in length".into(),
+        ));
+    }
+    let mut records = Vec::with_capacity(n);
+    for (i, raw_id) in ids.iter().enumerate() {
+        let id = id16(raw_id, RecordId::from_bytes)?;
+        let decoded = privet_store::decode_fields(&fields[i])
             .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?;
         records.push(RecordRow {
             id,
             subject,
-            collection: r.get(5),
-            version: r.get(1),
-            created_at: from_micros(r.get(2))?,
-            updated_at: from_micros(r.get(3))?,
-            fields,
+            collection: collections[i].clone(),
+            version: versions[i],
+            created_at: from_micros(created[i])?,
+            updated_at: from_micros(updated[i])?,
+            fields: decoded,
         });
     }
     Ok(Some(SubjectData {
