@@ -289,6 +289,14 @@ impl Vault {
                     return Ok(latest.note);
                 }
                 Ok(_) => {}
+                // Signed by an earlier key: the signing key was rotated since. `audit
+                // verify` checks it against that key; a new one is signed below.
+                Err(NoteError::NotSigned { .. }) => {
+                    tracing::info!(
+                        size = latest.size,
+                        "the latest stored checkpoint was signed by an earlier key"
+                    );
+                }
                 Err(e) => {
                     tracing::error!(size = latest.size, error = %e, "the latest stored checkpoint does not verify");
                 }
