@@ -1,5 +1,5 @@
-//! Creation write sets (subjects, new records, index entries: what `import` and `POST
-//! /v1/subjects` produce) applied as a few array statements instead of one round trip per op.
+//! Creation write sets (subjects, their retention-class keys, new records, index entries: what
+//! `import` and `POST /v1/subjects` produce) applied as a few array statements instead of one round trip per op.
 //! A batch of 1,000 customers is 5,000 ops; op by op that is 10,000 round trips to the
 //! database (each unprepared statement is a parse and an execute), here it is six.
 //!
@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use deadpool_postgres::Transaction;
 use privet_core::SubjectId;
-use privet_store::{IndexEntry, Op, RecordRow, Result, StoreError, SubjectRow};
+use privet_store::{IndexEntry, Op, RecordRow, Result, RetainedKeyRow, StoreError, SubjectRow};
 use tokio_postgres::Statement;
 
 use crate::error::db;
@@ -23,18 +23,22 @@ use crate::read::micros;
 #[derive(Debug, Default)]
 pub(crate) struct Plan<'a> {
     subjects: Vec<&'a SubjectRow>,
+    /// Retention-class keys (the first order of a customer brings its `legal_obligation` key).
+    class_keys: Vec<&'a RetainedKeyRow>,
     records: Vec<&'a RecordRow>,
-    /// Subjects that records belong to but that the set does not create, in op order.
+    /// Subjects that records or class keys belong to but that the set does not create, in op
+    /// order.
     existing_owners: Vec<SubjectId>,
     /// In op order: a unique entry's check sees the entries before it.
     index: Vec<&'a IndexEntry>,
 }
 
-/// The plan for `ops` if it is a creation write set: only `CreateSubject`, new records
-/// (`PutRecord` without an expected version) and `PutIndex`, with no record placed before the
-/// creation of its own subject. Subjects are then inserted first, records second and index
-/// entries last: records only depend on their subject existing (created earlier in the set, or
-/// already stored), and index entries on nothing but earlier unique terms, whose order is kept.
+/// The plan for `ops` if it is a creation write set: only `CreateSubject`, `PutRetainedKey`,
+/// new records (`PutRecord` without an expected version) and `PutIndex`, with no record or
+/// class key placed before the creation of its own subject. Subjects are then inserted first,
+/// class keys and records next and index entries last: keys and records only depend on their
+/// subject existing (created earlier in the set, or already stored), and index entries on
+/// nothing but earlier unique terms, whose order is kept.
 /// `None` for anything else, which goes op by op.
 pub(crate) fn plan(ops: &[Op]) -> Option<Plan<'_>> {
     let mut p = Plan::default();
@@ -59,6 +63,12 @@ pub(crate) fn plan(ops: &[Op]) -> Option<Plan<'_>> {
                 }
                 p.records.push(record);
             }
+            Op::PutRetainedKey(k) => {
+                if !created.contains(&k.subject) && owners.insert(k.subject) {
+                    p.existing_owners.push(k.subject);
+                }
+                p.class_keys.push(k);
+            }
             Op::PutIndex(e) => p.index.push(e),
             _ => return None,
         }
@@ -70,6 +80,7 @@ pub(crate) fn plan(ops: &[Op]) -> Option<Plan<'_>> {
 pub(crate) async fn apply(tx: &Transaction<'_>, p: &Plan<'_>) -> Result<()> {
     create_subjects(tx, &p.subjects).await?;
     lock_owners(tx, &p.existing_owners).await?;
+    insert_class_keys(tx, &p.class_keys).await?;
     insert_records(tx, &p.records).await?;
     let mut rest = &p.index[..];
     while !rest.is_empty() {
@@ -170,6 +181,45 @@ async fn lock_owners(tx: &Transaction<'_>, owners: &[SubjectId]) -> Result<()> {
         Some(missing) => Err(StoreError::SubjectNotFound(*missing)),
         None => Ok(()),
     }
+}
+
+/// A subject has at most one key per class: one already stored, or twice in the set, fails.
+async fn insert_class_keys(tx: &Transaction<'_>, keys: &[&RetainedKeyRow]) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let subjects: Vec<&[u8]> = keys.iter().map(|k| id(&k.subject)).collect();
+    let classes: Vec<&str> = keys.iter().map(|k| k.class.as_str()).collect();
+    let versions: Vec<i32> = keys.iter().map(|k| k.key_version as i32).collect();
+    let wrapped: Vec<&[u8]> = keys.iter().map(|k| &k.wrapped_key[..]).collect();
+    let created: Vec<i64> = keys.iter().map(|k| micros(k.created_at)).collect();
+    let inserted = tx
+        .query(
+            &stmt(
+                tx,
+                "INSERT INTO retained_keys (subject_id, class, key_version, wrapped_key, created_at) \
+                 SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::int[], $4::bytea[], $5::bigint[]) \
+                 ON CONFLICT DO NOTHING RETURNING subject_id, class",
+            )
+            .await?,
+            &[&subjects, &classes, &versions, &wrapped, &created],
+        )
+        .await
+        .map_err(db)?;
+    if inserted.len() < keys.len() {
+        let mut fresh: HashSet<(Vec<u8>, String)> =
+            inserted.iter().map(|r| (r.get(0), r.get(1))).collect();
+        if let Some(k) = keys
+            .iter()
+            .find(|k| !fresh.remove(&(id(&k.subject).to_vec(), k.class.clone())))
+        {
+            return Err(StoreError::AlreadyExists(format!(
+                "{} key of subject {}",
+                k.class, k.subject
+            )));
+        }
+    }
+    Ok(())
 }
 
 async fn insert_records(tx: &Transaction<'_>, records: &[&RecordRow]) -> Result<()> {

@@ -53,6 +53,102 @@ pub async fn retained_keys_are_stored_once_per_subject_and_class(store: Arc<impl
     );
 }
 
+/// What an import of customers with their first orders writes: subjects, their class keys
+/// and records in one set. It commits whole, or (a key twice, a key before its subject, a
+/// key of a missing subject) not at all.
+pub async fn a_creation_with_class_keys_commits_whole_or_not_at_all(store: Arc<impl Store>) {
+    let (a, b) = (subject(), subject());
+    let (ra, rb) = (record(a.id, "orders", 1), record(b.id, "orders", 2));
+    let put = |r: &crate::RecordRow| Op::PutRecord {
+        record: r.clone(),
+        expected_version: None,
+    };
+    let (ka, kb) = (class_key(&a), class_key(&b));
+    let w = WriteSet::new()
+        .op(Op::CreateSubject(a.clone()))
+        .op(Op::PutRetainedKey(ka.clone()))
+        .op(put(&ra))
+        .op(Op::CreateSubject(b.clone()))
+        .op(Op::PutRetainedKey(kb.clone()))
+        .op(put(&rb));
+    store.apply(w).await.unwrap();
+    assert_eq!(store.retained_keys(a.id).await.unwrap(), vec![ka]);
+    assert_eq!(store.retained_keys(b.id).await.unwrap(), vec![kb]);
+    let loaded = store
+        .load_subject(b.id, "orders", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(loaded.records, vec![rb.clone()]);
+
+    // A second key of a class a stored subject has: nothing of the set is kept.
+    let c = subject();
+    let w = WriteSet::new()
+        .op(Op::CreateSubject(c.clone()))
+        .op(Op::PutRetainedKey(class_key(&c)))
+        .op(Op::PutRetainedKey(class_key(&a)));
+    assert!(matches!(
+        store.apply(w).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(
+        store
+            .load_subject(c.id, "orders", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.retained_keys(c.id).await.unwrap().is_empty());
+    // The same key twice in one set.
+    let d = subject();
+    let w = WriteSet::new()
+        .op(Op::CreateSubject(d.clone()))
+        .op(Op::PutRetainedKey(class_key(&d)))
+        .op(Op::PutRetainedKey(class_key(&d)));
+    assert!(matches!(
+        store.apply(w).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(
+        store
+            .load_subject(d.id, "orders", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A key placed before its subject's creation, or of a subject that does not exist.
+    let e = subject();
+    let w = WriteSet::new()
+        .op(Op::PutRetainedKey(class_key(&e)))
+        .op(Op::CreateSubject(e.clone()));
+    assert!(matches!(
+        store.apply(w).await,
+        Err(StoreError::SubjectNotFound(_))
+    ));
+    assert!(
+        store
+            .load_subject(e.id, "orders", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let f = subject();
+    let w = WriteSet::new()
+        .op(Op::CreateSubject(f.clone()))
+        .op(Op::PutRetainedKey(class_key(&subject())));
+    assert!(matches!(
+        store.apply(w).await,
+        Err(StoreError::SubjectNotFound(_))
+    ));
+    assert!(
+        store
+            .load_subject(f.id, "orders", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 pub async fn erasure_keeps_only_the_retained_records_and_their_key(store: Arc<impl Store>) {
     let s = subject();
     let (p, o1, o2, t) = (
