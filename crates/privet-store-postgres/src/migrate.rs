@@ -83,18 +83,27 @@ pub(crate) async fn apply_first(tx: &Transaction<'_>, upto: u32) -> Result<(), S
         )));
     }
     tx.batch_execute(CREATE_TABLE).await.map_err(db)?;
-    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().take(upto as usize) {
-        let version = i as i32 + 1;
-        tx.batch_execute(sql)
-            .await
-            .map_err(|e| StoreError::Migration(format!("{name}: {e}")))?;
-        tx.execute(
-            "INSERT INTO privet_migrations (version, name) VALUES ($1, $2)",
-            &[&version, name],
-        )
-        .await
-        .map_err(db)?;
+    for i in 0..upto as usize {
+        apply_one(tx, i).await?;
     }
+    Ok(())
+}
+
+/// Runs migration `i` (0-based) inside `tx` and records it.
+async fn apply_one(tx: &Transaction<'_>, i: usize) -> Result<(), StoreError> {
+    let Some((name, sql)) = MIGRATIONS.get(i) else {
+        return Err(StoreError::Migration(format!("no migration {}", i + 1)));
+    };
+    let version = i as i32 + 1;
+    tx.batch_execute(sql)
+        .await
+        .map_err(|e| StoreError::Migration(format!("{name}: {e}")))?;
+    tx.execute(
+        "INSERT INTO privet_migrations (version, name) VALUES ($1, $2)",
+        &[&version, name],
+    )
+    .await
+    .map_err(db)?;
     Ok(())
 }
 
@@ -114,20 +123,11 @@ async fn apply_pending(client: &mut Client) -> Result<(), StoreError> {
             "the database is at schema version {current}, newer than this build's {latest}: upgrade Privet"
         )));
     }
-    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let version = i as i32 + 1;
+    for (i, (name, _)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = client.transaction().await.map_err(db)?;
-        tx.batch_execute(sql)
-            .await
-            .map_err(|e| StoreError::Migration(format!("{name}: {e}")))?;
-        tx.execute(
-            "INSERT INTO privet_migrations (version, name) VALUES ($1, $2)",
-            &[&version, name],
-        )
-        .await
-        .map_err(db)?;
+        apply_one(&tx, i).await?;
         tx.commit().await.map_err(db)?;
-        tracing::info!(migration = name, version, "applied migration");
+        tracing::info!(migration = name, version = i + 1, "applied migration");
     }
     Ok(())
 }

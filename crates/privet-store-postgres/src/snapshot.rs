@@ -27,6 +27,7 @@ use std::io::{Read, Write};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, TryStreamExt};
+use privet_store::dump::{corrupt, get_bytes, get_str, get_u8, get_u32, get_u64, io, put_bytes};
 use privet_store::{DumpSummary, Result, SnapshotInfo, StoreError};
 use tokio_postgres::{GenericClient, Transaction};
 
@@ -36,18 +37,8 @@ use crate::migrate;
 
 /// COPY data is written in frames of about this many bytes (whole rows each).
 const FRAME: usize = 256 * 1024;
-/// The longest frame or name a dump may hold (a guard for the loader).
-const MAX_ITEM: u32 = 64 << 20;
 /// Progress is reported about every this many rows.
 const PROGRESS_EVERY: u64 = 4096;
-
-fn io(e: std::io::Error) -> StoreError {
-    StoreError::Backend(format!("backup stream: {e}"))
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("backup dump: {what}"))
-}
 
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -461,45 +452,4 @@ async fn reset_sequences(tx: &Transaction<'_>) -> Result<()> {
         .map_err(db)?;
     }
     Ok(())
-}
-
-fn put_bytes(out: &mut dyn Write, b: &[u8]) -> Result<()> {
-    let len = u32::try_from(b.len())
-        .ok()
-        .filter(|n| *n <= MAX_ITEM)
-        .ok_or_else(|| corrupt("an item is too large to dump"))?;
-    out.write_all(&len.to_be_bytes()).map_err(io)?;
-    out.write_all(b).map_err(io)
-}
-
-fn get_exact<const N: usize>(input: &mut dyn Read) -> Result<[u8; N]> {
-    let mut b = [0u8; N];
-    input.read_exact(&mut b).map_err(io)?;
-    Ok(b)
-}
-
-fn get_u8(input: &mut dyn Read) -> Result<u8> {
-    Ok(get_exact::<1>(input)?[0])
-}
-
-fn get_u32(input: &mut dyn Read) -> Result<u32> {
-    Ok(u32::from_be_bytes(get_exact(input)?))
-}
-
-fn get_u64(input: &mut dyn Read) -> Result<u64> {
-    Ok(u64::from_be_bytes(get_exact(input)?))
-}
-
-fn get_bytes(input: &mut dyn Read) -> Result<Vec<u8>> {
-    let len = get_u32(input)?;
-    if len > MAX_ITEM {
-        return Err(corrupt("an item is too long"));
-    }
-    let mut b = vec![0u8; len as usize];
-    input.read_exact(&mut b).map_err(io)?;
-    Ok(b)
-}
-
-fn get_str(input: &mut dyn Read) -> Result<String> {
-    String::from_utf8(get_bytes(input)?).map_err(|_| corrupt("a name is not UTF-8"))
 }

@@ -19,25 +19,17 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
+use privet_store::dump::{
+    corrupt, get_bytes, get_exact, get_str, get_u8, get_u32, get_u64, io, put_bytes, put_str,
+};
 use privet_store::{DumpSummary, Result, SnapshotInfo, StoreError};
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::migrate;
 
-/// The longest string or blob a dump may hold (a guard for the loader; rows are far smaller).
-const MAX_ITEM: u32 = 1 << 30;
-
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
-}
-
-fn io(e: std::io::Error) -> StoreError {
-    StoreError::Backend(format!("backup stream: {e}"))
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("backup dump: {what}"))
 }
 
 /// A schema object from `sqlite_master`.
@@ -211,19 +203,6 @@ fn dump_table(
     Ok(())
 }
 
-fn put_str(out: &mut dyn Write, s: &str) -> Result<()> {
-    put_bytes(out, s.as_bytes())
-}
-
-fn put_bytes(out: &mut dyn Write, b: &[u8]) -> Result<()> {
-    let len = u32::try_from(b.len())
-        .ok()
-        .filter(|n| *n <= MAX_ITEM)
-        .ok_or_else(|| corrupt("a value is too large to dump"))?;
-    out.write_all(&len.to_be_bytes()).map_err(io)?;
-    out.write_all(b).map_err(io)
-}
-
 fn put_value(out: &mut dyn Write, v: ValueRef<'_>) -> Result<()> {
     match v {
         ValueRef::Null => out.write_all(&[0]).map_err(io),
@@ -377,38 +356,6 @@ fn load_table(
             _ => return Err(corrupt("unknown row marker")),
         }
     }
-}
-
-fn get_exact<const N: usize>(input: &mut dyn Read) -> Result<[u8; N]> {
-    let mut b = [0u8; N];
-    input.read_exact(&mut b).map_err(io)?;
-    Ok(b)
-}
-
-fn get_u8(input: &mut dyn Read) -> Result<u8> {
-    Ok(get_exact::<1>(input)?[0])
-}
-
-fn get_u32(input: &mut dyn Read) -> Result<u32> {
-    Ok(u32::from_be_bytes(get_exact(input)?))
-}
-
-fn get_u64(input: &mut dyn Read) -> Result<u64> {
-    Ok(u64::from_be_bytes(get_exact(input)?))
-}
-
-fn get_bytes(input: &mut dyn Read) -> Result<Vec<u8>> {
-    let len = get_u32(input)?;
-    if len > MAX_ITEM {
-        return Err(corrupt("value length"));
-    }
-    let mut b = vec![0u8; len as usize];
-    input.read_exact(&mut b).map_err(io)?;
-    Ok(b)
-}
-
-fn get_str(input: &mut dyn Read) -> Result<String> {
-    String::from_utf8(get_bytes(input)?).map_err(|_| corrupt("text is not UTF-8"))
 }
 
 fn get_value(input: &mut dyn Read) -> Result<Value> {

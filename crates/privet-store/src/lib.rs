@@ -11,6 +11,7 @@
 
 mod codec;
 pub mod conformance;
+pub mod dump;
 mod error;
 mod fold;
 mod retention;
