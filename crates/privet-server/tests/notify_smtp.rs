@@ -362,6 +362,50 @@ async fn a_refused_connection_keeps_the_message_for_a_retry() {
     assert_eq!(rows[0].last_error.as_deref(), Some("connection_failed"));
 }
 
+/// A relay that does not speak TLS where the URL asks for it: the mail is not sent in the
+/// clear, and the message waits for a retry (a configuration problem, not the message's).
+#[tokio::test]
+async fn a_tls_failure_keeps_the_message_for_a_retry_and_sends_nothing_in_the_clear() {
+    let f = fixture().await;
+    let server = SmtpServer::start().await;
+    let id = customer(&f.vault).await;
+    f.vault
+        .create_request(&actor(), input(id, RequestKind::Access))
+        .await
+        .unwrap();
+    for (n, url) in [
+        format!("smtps://127.0.0.1:{}", server.port),
+        format!("smtp://127.0.0.1:{}?tls=required", server.port),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let sender = SmtpSender::new(&SmtpConfig {
+            url,
+            from: SmtpConfig::parse_from(FROM).unwrap(),
+            timeout: Duration::from_secs(30),
+            interval: Duration::from_secs(5),
+        })
+        .unwrap();
+        let mut row = queued(&f.store).await.remove(0);
+        row.next_attempt_at = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+        f.store
+            .apply(
+                privet_store::WriteSet::new()
+                    .op(privet_store::Op::DeleteMessage(row.id))
+                    .op(privet_store::Op::QueueMessage(row)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(f.vault.deliver_outbox(&sender).await.unwrap(), 0);
+        let rows = queued(&f.store).await;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].attempts, n as i64 + 1);
+        assert_eq!(rows[0].last_error.as_deref(), Some("connection_failed"));
+    }
+    assert!(server.mails().is_empty());
+}
+
 #[tokio::test]
 async fn the_erasure_confirmation_reaches_the_erased_address() {
     let f = fixture().await;
