@@ -338,6 +338,13 @@ impl Keyring {
         Ok(out)
     }
 
+    /// The master-key version a recipient sealed by [`Keyring::seal_recipient`] is under
+    /// (read from its first bytes, not authenticated): what retiring a version must wait for.
+    pub fn recipient_key_version(sealed: &[u8]) -> Option<KeyVersion> {
+        let v: [u8; 4] = sealed.get(..4)?.try_into().ok()?;
+        Some(KeyVersion(u32::from_be_bytes(v)))
+    }
+
     /// Opens what [`Keyring::seal_recipient`] sealed for `message`. Errors:
     /// [`CryptoError::UnknownKeyVersion`] (a version this keyring lacks), or an opaque
     /// [`CryptoError::Decrypt`] for another message, another key or altered bytes.

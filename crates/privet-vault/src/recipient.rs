@@ -12,11 +12,14 @@
 
 use privet_audit::{Action, AuditEntry, Decision};
 use privet_core::{FieldType, MessageId, Sensitive, SubjectId};
-use privet_crypto::CryptoError;
+use privet_crypto::{CryptoError, KeyVersion, Keyring};
 use privet_store::OutboxRow;
 
 use crate::seal::Released;
 use crate::{Actor, Vault, VaultError};
+
+/// Waiting messages a key-retirement check reads at most.
+const OUTBOX_SCAN: u32 = 100_000;
 
 /// A message about to be queued: its id, and the subject's address sealed for it (with the
 /// audit entry of having read the address) when the vault notifies by mail.
@@ -157,5 +160,29 @@ impl Vault {
                 None
             }
         }
+    }
+
+    /// Why `version` cannot be retired yet for the outbox's sake: waiting messages whose
+    /// address is sealed under it (they would lose it). `None` when there are none.
+    pub(crate) async fn outbox_uses(
+        &self,
+        version: KeyVersion,
+    ) -> Result<Option<String>, VaultError> {
+        let every = self.now() + time::Duration::days(36_500);
+        let waiting = self.inner.store.outbox_due(every, OUTBOX_SCAN).await?;
+        let sealed_under = waiting
+            .iter()
+            .filter_map(|m| m.recipient.as_deref())
+            .filter(|r| Keyring::recipient_key_version(r) == Some(version))
+            .count();
+        Ok(match (sealed_under, waiting.len() as u64) {
+            (0, n) if n < u64::from(OUTBOX_SCAN) => None,
+            (0, _) => Some(format!(
+                "the outbox holds {OUTBOX_SCAN} or more waiting notifications; deliver them first"
+            )),
+            (n, _) => Some(format!(
+                "{n} waiting notifications have their address sealed under it; deliver them first"
+            )),
+        })
     }
 }

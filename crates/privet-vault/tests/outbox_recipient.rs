@@ -305,6 +305,40 @@ async fn the_address_field_must_be_an_email_field_of_the_profile(backend: Backen
     assert_eq!(t.vault.notify_recipient_field(), None);
 }
 
+async fn a_key_version_sealing_a_waiting_address_is_not_retired(backend: Backend) {
+    let (t, file) = served_vault(backend).await;
+    let id = customer(&t.vault, Some(ADDRESS)).await;
+    let v2 = rotate_key_file(&t, &file).await;
+    v2.begin_rotation().await.unwrap();
+    v2.finish_rotation(10, &mut |_| {}).await.unwrap();
+    // Queued while v2 is current: the address is sealed under v2.
+    let v2 = v2.with_notify_recipient("email").unwrap();
+    v2.create_request(&actor(), input(id, RequestKind::Access))
+        .await
+        .unwrap();
+    let v3 = rotate_key_file(&t, &file).await;
+    v3.begin_rotation().await.unwrap();
+    v3.finish_rotation(10, &mut |_| {}).await.unwrap();
+    let err = v3
+        .retire_key_version(privet_crypto::KeyVersion(2))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("1 waiting notifications have their address sealed under it"),
+        "{err}"
+    );
+    let sender = Script::new(vec![]);
+    assert_eq!(v3.deliver_outbox(&sender).await.unwrap(), 1);
+    assert_eq!(
+        sender.seen(),
+        [("request_verifying".to_owned(), Some(ADDRESS.to_owned()))]
+    );
+    v3.retire_key_version(privet_crypto::KeyVersion(2))
+        .await
+        .unwrap();
+}
+
 backend_tests!(
     the_address_is_sealed_in_the_outbox_audited_and_opened_for_the_sender,
     a_retry_keeps_the_message_and_an_undeliverable_one_is_dropped,
@@ -312,4 +346,5 @@ backend_tests!(
     a_sealed_address_moved_to_another_message_does_not_open,
     a_subject_without_an_address_gets_a_message_without_recipient,
     the_address_field_must_be_an_email_field_of_the_profile,
+    a_key_version_sealing_a_waiting_address_is_not_retired,
 );

@@ -59,6 +59,12 @@ fn a_sealed_recipient_names_its_key_version_and_survives_rotation() {
     );
     let under_new = new.seal_recipient(&message, ADDRESS).unwrap();
     assert_eq!(under_new[..4], new.current().0.to_be_bytes());
+    assert_eq!(Keyring::recipient_key_version(&sealed), Some(old.current()));
+    assert_eq!(
+        Keyring::recipient_key_version(&under_new),
+        Some(new.current())
+    );
+    assert_eq!(Keyring::recipient_key_version(&sealed[..3]), None);
     assert!(matches!(
         old.open_recipient(&message, &under_new),
         Err(CryptoError::UnknownKeyVersion(v)) if v == new.current()
