@@ -14,6 +14,7 @@ use privet_store_sqlite::{SqliteOptions, SqliteStore};
 use privet_vault::{Schema, Signers, SystemClock, Vault};
 
 use crate::config::{Config, KeySource, StoreLocation};
+use crate::requests::Notify;
 
 pub(crate) fn load_schema(path: &std::path::Path) -> Result<Schema> {
     let text = std::fs::read_to_string(path)
@@ -45,7 +46,13 @@ pub(crate) async fn open(config: &Config) -> Result<Vault> {
     // Every erasure and restriction is appended to the erasure ledger once committed.
     let ledger = Arc::new(Ledger::new(config.ledger.clone()));
     let store: Arc<dyn Store> = Arc::new(LedgerStore::new(store, ledger));
-    let vault = Vault::open(schema, store, keys, Arc::new(SystemClock)).await?;
+    let mut vault = Vault::open(schema, store, keys, Arc::new(SystemClock)).await?;
+    // Mail needs the subject's address: every vault that queues notifications captures it.
+    if let Some(Notify::Smtp { email_field, .. }) = &config.requests.notify {
+        vault = vault
+            .with_notify_recipient(email_field)
+            .map_err(|e| anyhow::anyhow!("requests.notify_email_field: {e}"))?;
+    }
     Ok(vault
         .with_key_source(key_provider(config))
         .with_signers(load_signers(config)?)

@@ -4,7 +4,7 @@
 //! variable-length part is prefixed with its length (u32, big-endian), so no two distinct
 //! contexts encode to the same bytes: ("ab", "c") and ("a", "bc") differ.
 
-use privet_core::{RecordId, SubjectId};
+use privet_core::{MessageId, RecordId, SubjectId};
 
 use crate::error::CryptoError;
 use crate::master::KeyVersion;
@@ -87,6 +87,25 @@ pub(crate) fn class_dek_aad(
     out.extend_from_slice(&n.to_be_bytes());
     out.extend_from_slice(class.as_bytes());
     Ok(out)
+}
+
+/// Label opening the AAD of a notification's sealed recipient address (layout v1).
+const RECIPIENT_AAD_LABEL: &[u8] = b"privet/outbox-recipient/v1";
+
+/// Length of the AAD of a sealed recipient.
+pub(crate) const RECIPIENT_AAD_LEN: usize = RECIPIENT_AAD_LABEL.len() + 16 + 4;
+
+/// The AAD of a notification's sealed recipient: `"privet/outbox-recipient/v1"` || message
+/// id (16 bytes) || master-key version (u32 BE). Fixed lengths after the label, so it is
+/// unambiguous; the message id makes a sealed address copied to another message fail.
+pub(crate) fn recipient_aad(message: &MessageId, version: KeyVersion) -> [u8; RECIPIENT_AAD_LEN] {
+    let mut out = [0u8; RECIPIENT_AAD_LEN];
+    let (label, rest) = out.split_at_mut(RECIPIENT_AAD_LABEL.len());
+    let (id, ver) = rest.split_at_mut(16);
+    label.copy_from_slice(RECIPIENT_AAD_LABEL);
+    id.copy_from_slice(message.as_bytes());
+    ver.copy_from_slice(&version.to_be_bytes());
+    out
 }
 
 #[cfg(test)]

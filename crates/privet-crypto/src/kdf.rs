@@ -28,6 +28,8 @@ pub(crate) const LABEL_BLIND_INDEX: &[u8] = b"privet blind-index v1";
 pub(crate) const LABEL_API_KEY: &[u8] = b"privet api-key v1";
 /// HKDF label of a role's token key; the role name follows, length-prefixed (u64 BE).
 pub(crate) const LABEL_TOKEN: &[u8] = b"privet token v1";
+/// HKDF label of the key that seals notification recipients in the outbox.
+pub(crate) const LABEL_OUTBOX: &[u8] = b"privet outbox v1";
 /// The fixed message whose MAC is the key-check value.
 pub(crate) const KEY_CHECK_MESSAGE: &[u8] = b"privet/key-check/v1";
 

@@ -6,15 +6,16 @@ use std::fmt;
 
 use aes_gcm::Aes256Gcm;
 use hmac::Mac;
-use privet_core::SubjectId;
+use privet_core::{MessageId, Sensitive, SubjectId};
 use zeroize::Zeroizing;
 
-use crate::aad::{class_dek_aad, dek_aad};
+use crate::aad::{class_dek_aad, dek_aad, recipient_aad};
 use crate::blind::{BLIND_INDEX_LEN, BlindIndexKeys};
 use crate::error::CryptoError;
 use crate::field::{SubjectKey, open, seal};
 use crate::kdf::{
     self, HmacSha256, KEY_CHECK_MESSAGE, LABEL_API_KEY, LABEL_DEK_WRAP, LABEL_KEY_CHECK,
+    LABEL_OUTBOX,
 };
 use crate::master::{KEY_LEN, KeyVersion, MasterKey};
 use crate::token::{TokenRoot, Tokenizer};
@@ -37,6 +38,8 @@ struct VersionKeys {
     wrap: Aes256Gcm,
     check: [u8; 32],
     blind: BlindIndexKeys,
+    /// Seals notification recipients (label `"privet outbox v1"`).
+    outbox: Aes256Gcm,
 }
 
 impl VersionKeys {
@@ -47,11 +50,13 @@ impl VersionKeys {
         mac.update(KEY_CHECK_MESSAGE);
         let check = mac.finalize().into_bytes().into();
         let blind = BlindIndexKeys::new(&master);
+        let outbox = kdf::aes_gcm(&kdf::expand_key(&prk, &[LABEL_OUTBOX]));
         VersionKeys {
             master,
             wrap,
             check,
             blind,
+            outbox,
         }
     }
 }
@@ -307,6 +312,58 @@ impl Keyring {
     pub fn portal_key(&self) -> Option<crate::PortalKey> {
         let (_, oldest) = self.versions.first_key_value()?;
         Some(crate::PortalKey::new(&oldest.master))
+    }
+
+    /// Seals the address a notification goes to, under the current version's outbox key
+    /// (AES-256-GCM, HKDF label `"privet outbox v1"`), bound to `message` (AAD
+    /// `"privet/outbox-recipient/v1"` || message id || version): the address outlives the
+    /// subject's own key (an erasure's confirmation still reaches the customer) only inside
+    /// its message, and opens for no other.
+    ///
+    /// Returns version (u32 BE) || `0x01` || nonce || ciphertext || tag.
+    pub fn seal_recipient(
+        &self,
+        message: &MessageId,
+        address: &str,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let version = self.current;
+        let sealed = seal(
+            &self.keys(version)?.outbox,
+            &recipient_aad(message, version),
+            address.as_bytes(),
+        )?;
+        let mut out = Vec::with_capacity(4 + sealed.len());
+        out.extend_from_slice(&version.to_be_bytes());
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// The master-key version a recipient sealed by [`Keyring::seal_recipient`] is under
+    /// (read from its first bytes, not authenticated): what retiring a version must wait for.
+    pub fn recipient_key_version(sealed: &[u8]) -> Option<KeyVersion> {
+        let v: [u8; 4] = sealed.get(..4)?.try_into().ok()?;
+        Some(KeyVersion(u32::from_be_bytes(v)))
+    }
+
+    /// Opens what [`Keyring::seal_recipient`] sealed for `message`. Errors:
+    /// [`CryptoError::UnknownKeyVersion`] (a version this keyring lacks), or an opaque
+    /// [`CryptoError::Decrypt`] for another message, another key or altered bytes.
+    pub fn open_recipient(
+        &self,
+        message: &MessageId,
+        sealed: &[u8],
+    ) -> Result<Sensitive<String>, CryptoError> {
+        let (version, rest) = sealed.split_at_checked(4).ok_or(CryptoError::Decrypt)?;
+        let mut v = [0u8; 4];
+        v.copy_from_slice(version);
+        let version = KeyVersion(u32::from_be_bytes(v));
+        let plain = open(
+            &self.keys(version)?.outbox,
+            &recipient_aad(message, version),
+            rest,
+        )?;
+        let text = std::str::from_utf8(plain.expose()).map_err(|_| CryptoError::Decrypt)?;
+        Ok(Sensitive::new(text.to_owned()))
     }
 
     /// Whether a presented API key matches a stored hash, compared in constant time.

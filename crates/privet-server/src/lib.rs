@@ -19,6 +19,7 @@
 mod extract;
 mod metrics;
 mod notify;
+mod notify_smtp;
 mod openapi;
 mod portal;
 pub mod problem;
@@ -28,6 +29,7 @@ mod webhook;
 
 pub use metrics::{Metrics, MetricsAccess};
 pub use notify::{NotifyConfig, WebhookSender, deliver_notifications};
+pub use notify_smtp::{SmtpConfig, SmtpError, SmtpSender, subject_line};
 pub use portal::{CONTENT_SECURITY_POLICY, PortalConfig, SESSION_COOKIE};
 pub use router::{ServerConfig, router, serve};
 pub use webhook::{Observer, SIGNATURE_HEADER, WebhookConfig, WebhookError};

@@ -12,7 +12,7 @@ use axum::http::{Request, Uri, header};
 use bytes::Bytes;
 use http_body_util::Full;
 use privet_crypto::SharedSecret;
-use privet_vault::{OutboundMessage, Sender, Vault};
+use privet_vault::{OutboundMessage, SendError, Sender, Vault};
 use time::OffsetDateTime;
 
 use crate::webhook::{HttpClient, SIGNATURE_HEADER, WebhookError, client};
@@ -63,8 +63,11 @@ impl WebhookSender {
 }
 
 impl Sender for WebhookSender {
-    async fn send(&self, message: &OutboundMessage) -> Result<(), String> {
-        let body = Bytes::from(serde_json::to_vec(message).map_err(|e| e.to_string())?);
+    /// Every failure is worth retrying: a receiver answering 4xx may be fixed, and the
+    /// outbox backs off up to an hour between attempts.
+    async fn send(&self, message: &OutboundMessage) -> Result<(), SendError> {
+        let retry = |code: String| SendError::Retry(code);
+        let body = Bytes::from(serde_json::to_vec(message).map_err(|e| retry(e.to_string()))?);
         let t = OffsetDateTime::now_utc().unix_timestamp();
         let signature = self.config.secret.sign_webhook(t, &body);
         let req = Request::post(self.uri.clone())
@@ -72,23 +75,23 @@ impl Sender for WebhookSender {
             .header(header::USER_AGENT, "privet-notify/1")
             .header(SIGNATURE_HEADER, signature)
             .body(Full::new(body))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| retry(e.to_string()))?;
         let resp = tokio::time::timeout(self.config.timeout, self.client.request(req))
             .await
-            .map_err(|_| "timed_out".to_owned())?
-            .map_err(|_| "connection_failed".to_owned())?;
+            .map_err(|_| retry("timed_out".to_owned()))?
+            .map_err(|_| retry("connection_failed".to_owned()))?;
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(format!("http_{}", resp.status().as_u16()))
+            Err(retry(format!("http_{}", resp.status().as_u16())))
         }
     }
 }
 
-/// Delivers the outbox every `interval` until the task is dropped; failures are logged and
-/// retried by the outbox's backoff, never fatal.
-pub async fn deliver_notifications(vault: Vault, sender: WebhookSender) {
-    let mut tick = tokio::time::interval(sender.config.interval);
+/// Delivers the outbox through `sender` every `interval` until the task is dropped; failures
+/// are logged and retried by the outbox's backoff, never fatal.
+pub async fn deliver_notifications<S: Sender>(vault: Vault, sender: S, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

@@ -218,7 +218,7 @@ pub(crate) async fn requests(
 }
 
 const OUTBOX_COLS: &str = "id, subject_id, request_id, template, body, created_at, attempts, \
-                           next_attempt_at, last_error";
+                           next_attempt_at, last_error, recipient";
 
 fn outbox_row(r: &Row) -> Result<OutboxRow> {
     Ok(OutboxRow {
@@ -235,15 +235,17 @@ fn outbox_row(r: &Row) -> Result<OutboxRow> {
         attempts: r.get(6),
         next_attempt_at: from_micros(r.get(7))?,
         last_error: r.get(8),
+        recipient: r.get(9),
     })
 }
 
 pub(crate) async fn queue(tx: &Transaction<'_>, m: &OutboxRow) -> Result<()> {
-    let sql =
-        format!("INSERT INTO outbox ({OUTBOX_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+    let sql = format!(
+        "INSERT INTO outbox ({OUTBOX_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    );
     let stmt = tx.prepare_cached(&sql).await.map_err(db)?;
     let request = m.request.map(|r| r.as_bytes().to_vec());
-    let args: [&(dyn ToSql + Sync); 9] = [
+    let args: [&(dyn ToSql + Sync); 10] = [
         &&m.id.as_bytes()[..],
         &&m.subject.as_bytes()[..],
         &request,
@@ -253,6 +255,7 @@ pub(crate) async fn queue(tx: &Transaction<'_>, m: &OutboxRow) -> Result<()> {
         &m.attempts,
         &micros(m.next_attempt_at),
         &m.last_error,
+        &m.recipient,
     ];
     tx.execute(&stmt, &args).await.map_err(db)?;
     Ok(())

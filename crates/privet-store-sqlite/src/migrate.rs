@@ -38,6 +38,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0009_key_rotation.sql"),
     ),
     ("0010_portal", include_str!("../migrations/0010_portal.sql")),
+    (
+        "0011_outbox_recipient",
+        include_str!("../migrations/0011_outbox_recipient.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -197,7 +197,7 @@ pub(crate) fn requests(
 }
 
 const OUTBOX_COLS: &str = "id, subject_id, request_id, template, body, created_at, attempts, \
-                           next_attempt_at, last_error";
+                           next_attempt_at, last_error, recipient";
 
 fn outbox_row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
     Ok(OutboxRow {
@@ -212,12 +212,14 @@ fn outbox_row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
         attempts: r.get(6)?,
         next_attempt_at: from_micros(r.get(7)?)?,
         last_error: r.get(8)?,
+        recipient: r.get(9)?,
     })
 }
 
 pub(crate) fn queue(c: &Connection, m: &OutboxRow) -> Result<()> {
-    let sql =
-        format!("INSERT INTO outbox ({OUTBOX_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    let sql = format!(
+        "INSERT INTO outbox ({OUTBOX_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    );
     c.prepare_cached(&sql)
         .and_then(|mut s| {
             s.execute(params![
@@ -230,6 +232,7 @@ pub(crate) fn queue(c: &Connection, m: &OutboxRow) -> Result<()> {
                 m.attempts,
                 micros(m.next_attempt_at),
                 m.last_error,
+                m.recipient,
             ])
         })
         .map(|_| ())

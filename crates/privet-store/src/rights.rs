@@ -87,4 +87,8 @@ pub struct OutboxRow {
     pub next_attempt_at: OffsetDateTime,
     /// Why the last attempt failed (a short code or status, no value).
     pub last_error: Option<String>,
+    /// The address to deliver to, sealed by the vault for this message alone (never
+    /// plaintext); `None` when the sender needs none (a webhook) or the subject has none.
+    /// Deleted with the row.
+    pub recipient: Option<Vec<u8>>,
 }

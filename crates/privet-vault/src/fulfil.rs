@@ -77,6 +77,12 @@ impl Vault {
         let mut w = WriteSet::new();
         let mut export = None;
         let now = self.now();
+        // The completion is announced to the subject's address as it is after the request
+        // (a rectification may change it) — except an erasure's, read before it is erased.
+        let mut notice = match r.kind {
+            RequestKind::Erasure => Some(self.notice(actor, r.subject).await?),
+            _ => None,
+        };
         let (event, detail) = match r.kind {
             RequestKind::Access | RequestKind::Portability => {
                 let e = self.export_subject(actor, r.subject).await?;
@@ -124,7 +130,11 @@ impl Vault {
         if !matches!(r.kind, RequestKind::Erasure) && w.ops.is_empty() {
             w.ops.push(Op::RequireSubject(r.subject));
         }
-        self.stage_request(&mut w, actor, &r, from, "completed");
+        let notice = match notice.take() {
+            Some(n) => n,
+            None => self.notice(actor, r.subject).await?,
+        };
+        self.stage_request(&mut w, actor, &r, from, "completed", notice);
         self.inner.store.apply(w).await?;
         Ok(Completion { request: r, export })
     }

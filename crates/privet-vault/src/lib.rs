@@ -32,6 +32,7 @@ mod portal;
 mod portal_data;
 mod read;
 mod receipt;
+mod recipient;
 mod requests;
 mod retained;
 mod retention;
@@ -62,7 +63,7 @@ pub use legal_hold::{LegalHold, MAX_HOLD_REASON_LEN};
 pub use monitor::{
     Alert, AlertKind, MAX_THRESHOLD, MONITOR_ACTOR, Monitor, MonitorConfig, MonitorObserver,
 };
-pub use outbox::{OutboundMessage, Sender};
+pub use outbox::{OutboundMessage, SendError, Sender};
 pub use portal::{
     DEFAULT_LINK_TTL, DEFAULT_SESSION_TTL, MAX_LINK_TTL, PortalLink, PortalRefusal, PortalSession,
 };

@@ -4,15 +4,18 @@
 //! ([`Vault::deliver_outbox`]), retrying with backoff; a delivered message is deleted.
 //!
 //! A message names the subject by id only, with the request's id, kind, status and due date:
-//! whoever delivers it (the business's webhook) knows how to reach the subject.
+//! a webhook receiver knows how to reach the subject. A mail sender needs the address: the
+//! vault then keeps it in the row, sealed for that message alone (see `crate::recipient`),
+//! and hands it to the sender opened ([`OutboundMessage::recipient`]).
 
 use std::future::Future;
 
-use privet_core::{MessageId, RightsRequest, RightsRequestId, SubjectId};
+use privet_core::{MessageId, RightsRequest, RightsRequestId, Sensitive, SubjectId};
 use privet_store::{Op, OutboxRow, WriteSet};
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
+use crate::recipient::Notice;
 use crate::{Vault, VaultError};
 
 /// The first retry waits this long; each further one twice as long as the last.
@@ -38,16 +41,34 @@ pub struct OutboundMessage {
     /// When it was queued.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The subject's address, when the vault captures one for a mail sender
+    /// ([`Vault::with_notify_recipient`]); `None` otherwise, or when the subject had none.
+    /// Never serialized: a webhook receives no address.
+    #[serde(skip)]
+    pub recipient: Option<Sensitive<String>>,
+}
+
+/// Why a message was not delivered: a short code or status (never a value, never the
+/// receiver's free text, which may quote an address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// It may work later (a timeout, a refused connection, an SMTP 4xx, an HTTP 5xx): the
+    /// message stays in the outbox and is retried with backoff.
+    Retry(String),
+    /// It never will (no address, an SMTP 5xx rejection): the message is dropped, logged.
+    Undeliverable(String),
 }
 
 /// Delivers outbox messages (a webhook, mail, …).
 pub trait Sender: Send + Sync {
-    /// Delivers one message; an error (a short code, no value) means "try again later".
-    fn send(&self, message: &OutboundMessage) -> impl Future<Output = Result<(), String>> + Send;
+    /// Delivers one message.
+    fn send(&self, message: &OutboundMessage)
+    -> impl Future<Output = Result<(), SendError>> + Send;
 }
 
-/// The message announcing `r`'s current status.
-pub(crate) fn status_message(r: &RightsRequest, now: OffsetDateTime) -> OutboxRow {
+/// The message announcing `r`'s current status, with the id (and sealed recipient) of
+/// `notice`.
+pub(crate) fn status_message(r: &RightsRequest, notice: &Notice, now: OffsetDateTime) -> OutboxRow {
     let due = crate::requests::due_text(r);
     let text = match r.status.as_str() {
         "completed" => format!(
@@ -69,7 +90,7 @@ pub(crate) fn status_message(r: &RightsRequest, now: OffsetDateTime) -> OutboxRo
         ),
     };
     OutboxRow {
-        id: MessageId::new(),
+        id: notice.id,
         subject: r.subject,
         request: Some(r.id),
         template: format!("request_{}", r.status.as_str()),
@@ -78,6 +99,7 @@ pub(crate) fn status_message(r: &RightsRequest, now: OffsetDateTime) -> OutboxRo
         attempts: 0,
         next_attempt_at: now,
         last_error: None,
+        recipient: notice.recipient.clone(),
     }
 }
 
@@ -90,8 +112,9 @@ pub(crate) fn backoff(attempts: i64) -> Duration {
 
 impl Vault {
     /// Delivers the messages due now through `sender`: each delivered one is deleted, each
-    /// failed one is tried again later (5 s, 10 s, 20 s, … at most an hour apart). Returns
-    /// how many were delivered. One round takes at most 100 messages.
+    /// that failed for now ([`SendError::Retry`]) is tried again later (5 s, 10 s, 20 s, … at
+    /// most an hour apart), each that never can be ([`SendError::Undeliverable`]) is dropped
+    /// with a logged reason. Returns how many were delivered. One round takes at most 100.
     pub async fn deliver_outbox<S: Sender>(&self, sender: &S) -> Result<usize, VaultError> {
         let due = self.inner.store.outbox_due(self.now(), ROUND).await?;
         let mut delivered = 0;
@@ -103,13 +126,18 @@ impl Vault {
                 template: m.template.clone(),
                 text: m.body.clone(),
                 created_at: m.created_at,
+                recipient: self.open_recipient(&m).await,
             };
             let op = match sender.send(&message).await {
                 Ok(()) => {
                     delivered += 1;
                     Op::DeleteMessage(m.id)
                 }
-                Err(error) => {
+                Err(SendError::Undeliverable(reason)) => {
+                    tracing::warn!(message = %m.id, %reason, "notification undeliverable: dropped");
+                    Op::DeleteMessage(m.id)
+                }
+                Err(SendError::Retry(error)) => {
                     let attempts = m.attempts + 1;
                     tracing::warn!(message = %m.id, attempts, %error, "notification not delivered");
                     Op::DeferMessage {

@@ -174,13 +174,15 @@ impl Vault {
             actor: &actor.id,
         })?;
         let mut w = WriteSet::new().op(Op::RequireSubject(r.subject));
-        self.stage_request(&mut w, actor, &r, 0, "created");
+        let notice = self.notice(actor, r.subject).await?;
+        self.stage_request(&mut w, actor, &r, 0, "created", notice);
         self.inner.store.apply(w).await?;
         Ok(r)
     }
 
     /// Adds to `w` the request's new state and the events from `from` on, its audit entry,
-    /// and the notification of its status.
+    /// and the notification of its status (`notice`: its id, and the sealed address with the
+    /// audit entry of reading it, see [`Vault::notice`]).
     pub(crate) fn stage_request(
         &self,
         w: &mut WriteSet,
@@ -188,6 +190,7 @@ impl Vault {
         r: &RightsRequest,
         from: usize,
         step: &str,
+        notice: crate::recipient::Notice,
     ) {
         let events = r
             .history
@@ -206,8 +209,12 @@ impl Vault {
         entry.purpose = r.purpose.clone();
         entry.reason = Some(format!("{step}:{}:{}:{}", r.kind, r.status, r.id));
         w.push_audit(&entry);
+        if let Some(read) = &notice.audit {
+            w.push_audit(read);
+        }
         w.ops.push(Op::QueueMessage(crate::outbox::status_message(
             r,
+            &notice,
             self.now(),
         )));
     }
@@ -291,7 +298,8 @@ impl Vault {
         let from = r.history.len();
         f(&mut r, self.now(), &actor.id)?;
         let mut w = WriteSet::new();
-        self.stage_request(&mut w, actor, &r, from, name);
+        let notice = self.notice(actor, r.subject).await?;
+        self.stage_request(&mut w, actor, &r, from, name, notice);
         self.inner.store.apply(w).await?;
         Ok(r)
     }

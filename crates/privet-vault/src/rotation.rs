@@ -468,6 +468,11 @@ impl Vault {
                 "{version} is still in use and cannot be retired: {why}"
             )));
         }
+        if let Some(why) = self.outbox_uses(version).await? {
+            return Err(VaultError::BadRequest(format!(
+                "{version} is still in use and cannot be retired: {why}"
+            )));
+        }
         let e = self.admin_entry(format!("key_version_retired:{version}"), None);
         self.inner.store.apply(WriteSet::new().audit(e)).await?;
         Ok(())

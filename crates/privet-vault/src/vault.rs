@@ -57,6 +57,8 @@ pub struct Vault {
     pub(crate) signers: Arc<crate::Signers>,
     /// The regime of rights requests that name none ([`Vault::with_default_regime`]).
     pub(crate) default_regime: privet_core::Regime,
+    /// The profile field notifications are addressed from ([`Vault::with_notify_recipient`]).
+    pub(crate) recipient_field: Option<Arc<str>>,
 }
 
 pub(crate) struct Inner {
@@ -113,6 +115,7 @@ impl Vault {
             monitor: None,
             signers: Arc::default(),
             default_regime: privet_core::Regime::Gdpr,
+            recipient_field: None,
         })
     }
 
@@ -166,6 +169,7 @@ impl Vault {
             monitor: None,
             signers: Arc::default(),
             default_regime: privet_core::Regime::Gdpr,
+            recipient_field: None,
         };
         Ok((vault, api_key))
     }

@@ -14,7 +14,7 @@ use privet_core::{
     RequestStatus, RightsRequestId, SubjectId,
 };
 use privet_vault::{
-    Clock, Keyring, OutboundMessage, RequestInput, Schema, Sender, Vault, VaultError,
+    Clock, Keyring, OutboundMessage, RequestInput, Schema, SendError, Sender, Vault, VaultError,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -375,12 +375,12 @@ struct Recorder {
 }
 
 impl Sender for Recorder {
-    async fn send(&self, message: &OutboundMessage) -> Result<(), String> {
+    async fn send(&self, message: &OutboundMessage) -> Result<(), SendError> {
         {
             let mut fail = self.fail.lock().unwrap();
             if *fail > 0 {
                 *fail -= 1;
-                return Err("http_503".into());
+                return Err(SendError::Retry("http_503".into()));
             }
         }
         self.sent.lock().unwrap().push(message.clone());
@@ -425,6 +425,8 @@ async fn status_changes_are_announced_through_the_outbox_with_retries(backend: B
         sent.iter()
             .all(|m| !m.text.contains("kim@example.com") && !m.text.contains("Kim "))
     );
+    // A vault that does not notify by mail captures no address.
+    assert!(sent.iter().all(|m| m.recipient.is_none()));
 }
 
 backend_tests!(

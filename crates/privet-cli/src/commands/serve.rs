@@ -11,6 +11,7 @@ use privet_vault::{Actor, Monitor, Vault};
 
 use crate::DirArg;
 use crate::config::Config;
+use crate::requests::Notify;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -77,12 +78,22 @@ pub(crate) async fn serve(
         .map(|every| tokio::spawn(checkpoint_timer(vault.clone(), every, metrics.clone())));
     let key_reload = tokio::spawn(key_reload_timer(vault.clone()));
     let notifications = match &config.requests.notify {
-        Some(notify) => {
+        Some(Notify::Webhook(notify)) => {
             let sender = privet_server::WebhookSender::new(notify.clone())
                 .context("cannot set up the notifications webhook")?;
             Some(tokio::spawn(privet_server::deliver_notifications(
                 vault.clone(),
                 sender,
+                notify.interval,
+            )))
+        }
+        Some(Notify::Smtp { config: smtp, .. }) => {
+            let sender = privet_server::SmtpSender::new(smtp)
+                .context("requests.notify_smtp_url: cannot set up the mail sender")?;
+            Some(tokio::spawn(privet_server::deliver_notifications(
+                vault.clone(),
+                sender,
+                smtp.interval,
             )))
         }
         None => None,

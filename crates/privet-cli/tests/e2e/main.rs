@@ -169,6 +169,7 @@ mod consent;
 mod durability;
 mod faults;
 mod monitoring;
+mod notify_smtp;
 mod portal;
 mod postgres;
 mod retention;

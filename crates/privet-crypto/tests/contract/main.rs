@@ -6,6 +6,7 @@ mod class_key;
 mod field;
 mod keyfile;
 mod keyring;
+mod recipient;
 mod redaction;
 mod signing;
 

@@ -88,6 +88,7 @@ macro_rules! store_conformance_tests {
             kept_records_are_listed_by_the_end_of_their_retention_in_pages,
             purging_kept_records_destroys_the_class_key_with_the_last,
             retained_keys_are_counted_paged_and_rewrapped_by_version,
+            an_outbox_recipient_is_kept_with_its_message_and_deleted_with_it,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -163,6 +163,7 @@ pub async fn outbox_messages_are_due_deferred_and_deleted(store: Arc<impl Store>
         attempts: 0,
         next_attempt_at: t + Duration::minutes(minutes),
         last_error: None,
+        recipient: None,
     };
     let (a, b, later) = (m(-2), m(-1), m(60));
     for msg in [&later, &b, &a] {
@@ -206,4 +207,68 @@ pub async fn outbox_messages_are_due_deferred_and_deleted(store: Arc<impl Store>
             .len(),
         2
     );
+}
+
+/// A message's sealed recipient (opaque bytes to the store) is kept exactly as given, through
+/// a deferral, and goes with the row when it is deleted.
+pub async fn an_outbox_recipient_is_kept_with_its_message_and_deleted_with_it(
+    store: Arc<impl Store>,
+) {
+    let t = now();
+    let sealed: Vec<u8> = (0..=255u8).chain([0, 0, 1]).collect();
+    let with = OutboxRow {
+        id: MessageId::new(),
+        subject: SubjectId::new(),
+        request: Some(RightsRequestId::new()),
+        template: "request_completed".into(),
+        body: "Your request is completed.".into(),
+        created_at: t,
+        attempts: 0,
+        next_attempt_at: t,
+        last_error: None,
+        recipient: Some(sealed.clone()),
+    };
+    let without = OutboxRow {
+        id: MessageId::new(),
+        recipient: None,
+        ..with.clone()
+    };
+    store
+        .apply(
+            WriteSet::new()
+                .op(Op::QueueMessage(with.clone()))
+                .op(Op::QueueMessage(without.clone())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.outbox_message(with.id).await.unwrap(),
+        Some(with.clone())
+    );
+    assert_eq!(
+        store.outbox_message(without.id).await.unwrap(),
+        Some(without.clone())
+    );
+    let due = store.outbox_due(t, 10).await.unwrap();
+    let got = due.iter().find(|m| m.id == with.id).unwrap();
+    assert_eq!(got.recipient.as_deref(), Some(&sealed[..]));
+
+    store
+        .apply(WriteSet::new().op(Op::DeferMessage {
+            id: with.id,
+            attempts: 1,
+            next_attempt_at: t + Duration::minutes(1),
+            last_error: "smtp_451".into(),
+        }))
+        .await
+        .unwrap();
+    let deferred = store.outbox_message(with.id).await.unwrap().unwrap();
+    assert_eq!(deferred.recipient, Some(sealed));
+
+    store
+        .apply(WriteSet::new().op(Op::DeleteMessage(with.id)))
+        .await
+        .unwrap();
+    assert!(store.outbox_message(with.id).await.unwrap().is_none());
+    assert!(store.outbox_message(without.id).await.unwrap().is_some());
 }
