@@ -65,7 +65,15 @@ pub async fn replay_ledger(
                     .erasure_write_set(ACTOR, ev.subject, ev.at, Some(REASON))
                     .await
                 {
-                    Ok(w) => match store.apply(w).await {
+                    // The subject's notifications in the backup went out (or were due)
+                    // before the erasure: not again, and their sealed addresses go with it.
+                    Ok(w) => match store
+                        .apply(w.op(Op::DeleteMessagesOf {
+                            subject: ev.subject,
+                            before: ev.at,
+                        }))
+                        .await
+                    {
                         Ok(_) => report.erased += 1,
                         Err(StoreError::SubjectNotFound(_)) => report.absent += 1,
                         Err(e) => return Err(e.into()),

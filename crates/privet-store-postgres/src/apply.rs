@@ -167,6 +167,9 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
         } => crate::rights::put_request(tx, request, events, *expected_version).await,
         Op::QueueMessage(m) => crate::rights::queue(tx, m).await,
         Op::DeleteMessage(id) => crate::rights::delete_message(tx, *id).await,
+        Op::DeleteMessagesOf { subject, before } => {
+            crate::rights::delete_messages_of(tx, *subject, *before).await
+        }
         Op::DeferMessage {
             id,
             attempts,

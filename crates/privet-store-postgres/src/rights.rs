@@ -272,6 +272,21 @@ pub(crate) async fn delete_message(tx: &Transaction<'_>, id: MessageId) -> Resul
     Ok(())
 }
 
+pub(crate) async fn delete_messages_of(
+    tx: &Transaction<'_>,
+    subject: SubjectId,
+    before: OffsetDateTime,
+) -> Result<()> {
+    let stmt = tx
+        .prepare_cached("DELETE FROM outbox WHERE subject_id = $1 AND created_at < $2")
+        .await
+        .map_err(db)?;
+    tx.execute(&stmt, &[&&subject.as_bytes()[..], &micros(before)])
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
 pub(crate) async fn defer_message(
     tx: &Transaction<'_>,
     id: MessageId,

@@ -116,6 +116,9 @@ fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {
         } => crate::rights::put_request(c, request, events, *expected_version),
         Op::QueueMessage(m) => crate::rights::queue(c, m),
         Op::DeleteMessage(id) => crate::rights::delete_message(c, *id),
+        Op::DeleteMessagesOf { subject, before } => {
+            crate::rights::delete_messages_of(c, *subject, *before)
+        }
         Op::DeferMessage {
             id,
             attempts,

@@ -246,6 +246,17 @@ pub(crate) fn delete_message(c: &Connection, id: MessageId) -> Result<()> {
         .map_err(backend)
 }
 
+pub(crate) fn delete_messages_of(
+    c: &Connection,
+    subject: SubjectId,
+    before: OffsetDateTime,
+) -> Result<()> {
+    c.prepare_cached("DELETE FROM outbox WHERE subject_id = ?1 AND created_at < ?2")
+        .and_then(|mut s| s.execute(rusqlite::params![&subject.as_bytes()[..], micros(before)]))
+        .map(|_| ())
+        .map_err(backend)
+}
+
 pub(crate) fn defer_message(
     c: &Connection,
     id: MessageId,

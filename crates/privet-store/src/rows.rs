@@ -337,6 +337,14 @@ pub enum Op {
     QueueMessage(OutboxRow),
     /// Deletes a delivered notification (nothing to do if it is gone).
     DeleteMessage(MessageId),
+    /// Deletes every notification for `subject` queued before `before` (a restore replaying
+    /// the subject's erasure: those were delivered, or were due, before it was erased).
+    DeleteMessagesOf {
+        /// The subject.
+        subject: SubjectId,
+        /// Messages created before this time go.
+        before: OffsetDateTime,
+    },
     /// Records a failed delivery: the attempts made, when to try next, and why it failed.
     DeferMessage {
         /// The message.

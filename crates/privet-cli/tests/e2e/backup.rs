@@ -935,3 +935,57 @@ fn the_ledgers_of_several_servers_on_one_postgres_database_are_merged_on_restore
     ));
     assert!(err.contains("cannot be found"), "{err}");
 }
+
+#[test]
+fn a_restore_drops_the_queued_notifications_of_a_customer_it_erases_again() {
+    let f = Fixture::new();
+    // Mail to a relay that is not running: messages wait in the outbox, each with the
+    // customer's address sealed in it.
+    super::monitoring::configure(
+        &f.vault(),
+        &[(
+            "# notify_smtp_url = \"smtps://privet:secret@mail.example.com\"",
+            "notify_smtp_url = \"smtp://127.0.0.1:9\"\nnotify_from = \"Privacy <privacy@shop.example>\"",
+        )],
+    );
+    for id in [&f.erased, &f.kept] {
+        ok(privet(&[
+            "request",
+            "create",
+            "--dir",
+            s(&f.vault()),
+            "--kind",
+            "access",
+            id,
+        ]));
+    }
+    let queued = |dir: &Path, id: &str| -> Vec<Option<Vec<u8>>> {
+        let raw = uuid::Uuid::parse_str(id.trim_start_matches("sub_")).unwrap();
+        let c = rusqlite::Connection::open(dir.join("privet.db")).unwrap();
+        let mut st = c
+            .prepare("SELECT recipient FROM outbox WHERE subject_id = ?1")
+            .unwrap();
+        st.query_map([raw.as_bytes().as_slice()], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let waiting = queued(&f.vault(), &f.erased);
+    assert_eq!(waiting.len(), 1);
+    let sealed = waiting[0]
+        .clone()
+        .expect("the address is sealed in the message");
+    assert_eq!(queued(&f.vault(), &f.kept).len(), 1);
+    let backup = f.backup("b.privet-backup");
+    erase(&f.vault(), &f.erased);
+
+    let target = f.path("restored");
+    ok(f.restore(&backup, &target, &[]));
+    // The erased customer's waiting message (and the address sealed in it) did not come
+    // back; the other customer's is still due.
+    assert!(queued(&target, &f.erased).is_empty());
+    assert_eq!(queued(&target, &f.kept).len(), 1);
+    for (what, bytes) in restored_bytes(&target) {
+        assert!(!contains(&bytes, &sealed), "the sealed address in {what}");
+    }
+}

@@ -75,6 +75,7 @@ macro_rules! store_conformance_tests {
             a_whole_subject_loads_with_every_collection_in_order,
             rights_requests_keep_their_history_versions_and_order_by_due_date,
             outbox_messages_are_due_deferred_and_deleted,
+            a_subjects_messages_queued_before_a_time_are_deleted,
             retained_keys_are_stored_once_per_subject_and_class,
             a_creation_with_class_keys_commits_whole_or_not_at_all,
             erasure_keeps_only_the_retained_records_and_their_key,

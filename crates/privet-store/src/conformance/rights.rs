@@ -151,6 +151,40 @@ pub async fn rights_requests_keep_their_history_versions_and_order_by_due_date(
     );
 }
 
+pub async fn a_subjects_messages_queued_before_a_time_are_deleted(store: Arc<impl Store>) {
+    let t = now();
+    let (s, other) = (SubjectId::new(), SubjectId::new());
+    let m = |subject: SubjectId, minutes: i64| OutboxRow {
+        id: MessageId::new(),
+        subject,
+        request: None,
+        template: "request_received".into(),
+        body: "Your request was received.".into(),
+        created_at: t + Duration::minutes(minutes),
+        attempts: 0,
+        next_attempt_at: t,
+        last_error: None,
+        recipient: Some(vec![7; 40]),
+    };
+    let (old, new, others) = (m(s, -2), m(s, 1), m(other, -2));
+    for msg in [&old, &new, &others] {
+        store
+            .apply(WriteSet::new().op(Op::QueueMessage(msg.clone())))
+            .await
+            .unwrap();
+    }
+    store
+        .apply(WriteSet::new().op(Op::DeleteMessagesOf {
+            subject: s,
+            before: t,
+        }))
+        .await
+        .unwrap();
+    assert!(store.outbox_message(old.id).await.unwrap().is_none());
+    assert_eq!(store.outbox_message(new.id).await.unwrap(), Some(new));
+    assert_eq!(store.outbox_message(others.id).await.unwrap(), Some(others));
+}
+
 pub async fn outbox_messages_are_due_deferred_and_deleted(store: Arc<impl Store>) {
     let t = now();
     let m = |minutes: i64| OutboxRow {
