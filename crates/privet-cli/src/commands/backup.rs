@@ -132,14 +132,40 @@ fn bar(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// The files of `dir` a backup carries, by path relative to it.
+/// Files the config names by path (relative to the data dir) that the restored vault needs
+/// to start with that config: secrets of the webhooks and of `/metrics`, the database's CA.
+const REFERENCED_FILES: &[(&str, &str)] = &[
+    ("store", "ca_file"),
+    ("monitor", "webhook_secret_file"),
+    ("metrics", "token_file"),
+    ("requests", "notify_webhook_secret_file"),
+];
+
+/// The files of `dir` a backup carries, by path relative to it: the config, the schema, the
+/// signing keys, and the files of [`REFERENCED_FILES`] the config sets — those inside the
+/// data dir (a file elsewhere is the operator's to restore).
 fn carried_files(config: &Config, dir: &Path) -> Vec<(String, PathBuf)> {
+    let config_file = dir.join(crate::config::CONFIG_FILE);
     let mut paths = vec![
-        dir.join(crate::config::CONFIG_FILE),
+        config_file.clone(),
         config.schema_path.clone(),
         config.audit_key_file.clone(),
         config.receipt_key_file.clone(),
     ];
+    let raw: toml::Table = std::fs::read_to_string(&config_file)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_default();
+    for (section, key) in REFERENCED_FILES {
+        if let Some(name) = raw
+            .get(*section)
+            .and_then(|t| t.get(*key))
+            .and_then(|v| v.as_str())
+        {
+            paths.push(dir.join(name));
+        }
+    }
+    paths.sort();
     paths.dedup();
     paths
         .into_iter()

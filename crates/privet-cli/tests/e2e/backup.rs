@@ -989,3 +989,69 @@ fn a_restore_drops_the_queued_notifications_of_a_customer_it_erases_again() {
         assert!(!contains(&bytes, &sealed), "the sealed address in {what}");
     }
 }
+
+#[test]
+fn a_backup_carries_the_secret_files_its_config_names_and_the_restored_vault_starts() {
+    let f = Fixture::new();
+    let secret = |name: &str, body: &str| {
+        let path = f.vault().join(name);
+        std::fs::write(&path, body).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    };
+    secret("webhook.secret", "whsec-0123456789abcdef0123456789abcdef");
+    secret("metrics.token", "metrics-0123456789abcdef0123456789abcdef");
+    super::monitoring::configure(
+        &f.vault(),
+        &[
+            (
+                "# webhook_url = \"https://alerts.internal/privet\"",
+                "webhook_url = \"https://alerts.internal/privet\"",
+            ),
+            (
+                "# webhook_secret_file = \"webhook.secret\"",
+                "webhook_secret_file = \"webhook.secret\"",
+            ),
+            (
+                "# token_file = \"metrics.token\"",
+                "token_file = \"metrics.token\"",
+            ),
+        ],
+    );
+    let backup = f.backup("b.privet-backup");
+    let out = ok(privet(&[
+        "backup",
+        "verify",
+        s(&backup),
+        "--key-file",
+        s(&f.key()),
+    ]));
+    assert!(
+        out.contains("metrics.token") && out.contains("webhook.secret"),
+        "{out}"
+    );
+    let target = f.path("restored");
+    ok(f.restore(&backup, &target, &[]));
+    for name in ["webhook.secret", "metrics.token"] {
+        assert_eq!(
+            std::fs::read(target.join(name)).unwrap(),
+            std::fs::read(f.vault().join(name)).unwrap()
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(target.join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+    }
+    // The restored vault starts with its config (the secrets load) and serves.
+    let server = serve(&target);
+    let health = reqwest::blocking::get(format!("{}/healthz", server.base)).unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
