@@ -142,7 +142,7 @@ const REFERENCED_FILES: &[(&str, &str)] = &[
 ];
 
 /// The files of `dir` a backup carries, by path relative to it: the config, the schema, the
-/// signing keys, and the files of [`REFERENCED_FILES`] the config sets — those inside the
+/// signing keys (and the earlier audit verifier keys), and the files of [`REFERENCED_FILES`] the config sets — those inside the
 /// data dir (a file elsewhere is the operator's to restore).
 fn carried_files(config: &Config, dir: &Path) -> Vec<(String, PathBuf)> {
     let config_file = dir.join(crate::config::CONFIG_FILE);
@@ -150,6 +150,9 @@ fn carried_files(config: &Config, dir: &Path) -> Vec<(String, PathBuf)> {
         config_file.clone(),
         config.schema_path.clone(),
         config.audit_key_file.clone(),
+        // Earlier audit verifier keys (public): checkpoints signed before a `rotate-signing`
+        // verify with them.
+        super::rotate_signing::previous_keys_path(config),
         config.receipt_key_file.clone(),
     ];
     let raw: toml::Table = std::fs::read_to_string(&config_file)

@@ -231,4 +231,31 @@ fn checkpoints_signed_before_an_audit_key_rotation_still_verify() {
     let (code, out, err) = privet(dir.path(), &["audit", "tail"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("reason=audit_signing_key_rotated"), "{out}");
+
+    // A backup carries the earlier verifier keys: the restored log verifies too.
+    let file = dir.path().join("after-rotation.privet-backup");
+    let (code, _, err) = privet(dir.path(), &["backup", "create", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let restored = tempfile::tempdir().unwrap();
+    let target = restored.path().join("vault");
+    let out = Command::new(BIN)
+        .args(["backup", "restore"])
+        .arg(&file)
+        .arg("--dir")
+        .arg(&target)
+        .arg("--key-file")
+        .arg(dir.path().join("master.key"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.join("audit-signing.previous")).unwrap(),
+        previous
+    );
+    let (code, out, err) = privet(&target, &["audit", "verify"]);
+    assert_eq!(code, 0, "{out} {err}");
 }
