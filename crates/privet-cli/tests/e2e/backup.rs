@@ -40,6 +40,28 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `backup restore FILE --dir TARGET --key-file KEY [--store-url URL]`.
+fn restore_args<'a>(
+    file: &'a Path,
+    target: &'a Path,
+    key: &'a Path,
+    url: Option<&'a str>,
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "backup",
+        "restore",
+        s(file),
+        "--dir",
+        s(target),
+        "--key-file",
+        s(key),
+    ];
+    if let Some(url) = url {
+        args.extend(["--store-url", url]);
+    }
+    args
+}
+
 fn put(dir: &Path, data: serde_json::Value) -> String {
     let out = ok(privet(&[
         "subject",
@@ -153,18 +175,7 @@ impl Fixture {
 
     fn restore_to(&self, file: &Path, target: &Path, url: Option<&str>, extra: &[&str]) -> Output {
         let key = self.key();
-        let mut args = vec![
-            "backup",
-            "restore",
-            s(file),
-            "--dir",
-            s(target),
-            "--key-file",
-            s(&key),
-        ];
-        if let Some(url) = url {
-            args.extend(["--store-url", url]);
-        }
+        let mut args = restore_args(file, target, &key, url);
         args.extend_from_slice(extra);
         privet(&args)
     }
@@ -422,19 +433,8 @@ fn online_backup(backend: Backend) {
     let target = root.path().join("restored");
     let target_db = matches!(backend, Backend::Postgres).then(TempDatabase::new);
     let url = target_db.as_ref().map(TempDatabase::url);
-    let mut args = vec![
-        "backup".to_owned(),
-        "restore".into(),
-        s(&file).into(),
-        "--dir".into(),
-        s(&target).into(),
-        "--key-file".into(),
-        s(&vault.join("master.key")).into(),
-    ];
-    if let Some(url) = url {
-        args.extend(["--store-url".into(), url]);
-    }
-    ok(privet(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+    let key = vault.join("master.key");
+    ok(privet(&restore_args(&file, &target, &key, url.as_deref())));
     ok(privet(&["audit", "verify", "--dir", s(&target)]));
 }
 
@@ -514,15 +514,7 @@ fn a_backup_read_with_another_vaults_master_key_is_refused_clearly() {
     ]));
     assert!(err.contains("wrong master key"), "{err}");
     let target = f.path("restored");
-    let err = failed(privet(&[
-        "backup",
-        "restore",
-        s(&file),
-        "--dir",
-        s(&target),
-        "--key-file",
-        s(&other_key),
-    ]));
+    let err = failed(privet(&restore_args(&file, &target, &other_key, None)));
     assert!(err.contains("wrong master key"), "{err}");
     assert!(!target.exists());
 }
@@ -657,19 +649,7 @@ fn killed_restore(backend: Backend) {
     let target = f.path("restored");
     let url = f.target_db();
     let key = f.key();
-    let mut args = vec![
-        "backup",
-        "restore",
-        s(&file),
-        "--dir",
-        s(&target),
-        "--key-file",
-        s(&key),
-    ];
-    if let Some(url) = &url {
-        args.extend(["--store-url", url]);
-    }
-    kill_when_paused(&args);
+    kill_when_paused(&restore_args(&file, &target, &key, url.as_deref()));
     assert!(
         !target.exists(),
         "a killed restore left something at the target"
@@ -812,19 +792,12 @@ fn replay_keeps_legal_obligations(backend: Backend) {
     let target_db = db.as_ref().map(|_| TempDatabase::new());
     let url = target_db.as_ref().map(TempDatabase::url);
     let key = vault.join("master.key");
-    let mut args = vec![
-        "backup",
-        "restore",
-        s(&backup),
-        "--dir",
-        s(&target),
-        "--key-file",
-        s(&key),
-    ];
-    if let Some(url) = &url {
-        args.extend(["--store-url", url]);
-    }
-    let out = ok(privet(&args));
+    let out = ok(privet(&restore_args(
+        &backup,
+        &target,
+        &key,
+        url.as_deref(),
+    )));
     assert!(out.contains("1 erased again"), "{out}");
     assert!(out.contains("2 legal-hold changes"), "{out}");
     ok(privet(&["audit", "verify", "--dir", s(&target)]));
