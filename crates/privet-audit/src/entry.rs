@@ -48,7 +48,8 @@ pub enum Action {
     /// Everything held about a subject was exported (purpose `subject_access`).
     SubjectExport,
     /// A data-subject rights request was created or took a step (`reason`:
-    /// `step:kind:status:request id`).
+    /// `step:kind:status:request id`), or its notification could not be delivered
+    /// (`notification_undeliverable:message id:request id:code`).
     RightsRequest,
     /// Retention deleted expired data (`reason`: `record_expired`, `field_expired`), or a
     /// line of a purge report (`reason` `purge_report…`, with `count`).

@@ -10,6 +10,7 @@
 
 use std::future::Future;
 
+use privet_audit::{Action, AuditEntry};
 use privet_core::{MessageId, RightsRequest, RightsRequestId, Sensitive, SubjectId};
 use privet_store::{Op, OutboxRow, WriteSet};
 use serde::Serialize;
@@ -24,6 +25,8 @@ const FIRST_RETRY: Duration = Duration::seconds(5);
 const MAX_RETRY: Duration = Duration::hours(1);
 /// Messages one delivery round takes.
 const ROUND: u32 = 100;
+/// The actor of the audit entry for a dropped message.
+const NOTIFIER: &str = "notifier";
 
 /// A message to deliver.
 #[derive(Debug, Clone, Serialize)]
@@ -114,7 +117,7 @@ impl Vault {
     /// Delivers the messages due now through `sender`: each delivered one is deleted, each
     /// that failed for now ([`SendError::Retry`]) is tried again later (5 s, 10 s, 20 s, … at
     /// most an hour apart), each that never can be ([`SendError::Undeliverable`]) is dropped
-    /// with a logged reason. Returns how many were delivered. One round takes at most 100.
+    /// with a logged reason and an audit entry on the subject's trail. Returns how many were delivered. One round takes at most 100.
     pub async fn deliver_outbox<S: Sender>(&self, sender: &S) -> Result<usize, VaultError> {
         let due = self.inner.store.outbox_due(self.now(), ROUND).await?;
         let mut delivered = 0;
@@ -128,6 +131,7 @@ impl Vault {
                 created_at: m.created_at,
                 recipient: self.open_recipient(&m).await,
             };
+            let mut w = WriteSet::new();
             let op = match sender.send(&message).await {
                 Ok(()) => {
                     delivered += 1;
@@ -135,6 +139,17 @@ impl Vault {
                 }
                 Err(SendError::Undeliverable(reason)) => {
                     tracing::warn!(message = %m.id, %reason, "notification undeliverable: dropped");
+                    // On the subject's record (staff see why the customer heard nothing):
+                    // the message, its request and the code; no address, no server text.
+                    let mut entry = AuditEntry::new(self.now(), NOTIFIER, Action::RightsRequest);
+                    entry.subject = Some(m.subject);
+                    entry.reason = Some(format!(
+                        "notification_undeliverable:{}:{}:{}",
+                        m.id,
+                        m.request.map(|r| r.to_string()).unwrap_or_default(),
+                        reason.chars().take(40).collect::<String>()
+                    ));
+                    w.push_audit(&entry);
                     Op::DeleteMessage(m.id)
                 }
                 Err(SendError::Retry(error)) => {
@@ -148,7 +163,8 @@ impl Vault {
                     }
                 }
             };
-            self.inner.store.apply(WriteSet::new().op(op)).await?;
+            w.ops.push(op);
+            self.inner.store.apply(w).await?;
         }
         Ok(delivered)
     }

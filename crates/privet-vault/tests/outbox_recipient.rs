@@ -186,6 +186,29 @@ async fn a_retry_keeps_the_message_and_an_undeliverable_one_is_dropped(backend: 
     assert_eq!(v.deliver_outbox(&sender).await.unwrap(), 0);
     assert_eq!(sender.seen().len(), 2);
     assert!(queued(&v).await.is_empty(), "undeliverable: dropped");
+    // The drop is on the subject's trail, with the message, its request and the code.
+    let log = v.access_log(&actor(), id, None, None).await.unwrap();
+    let dropped: Vec<_> = log
+        .iter()
+        .filter(|e| {
+            e.reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("notification_undeliverable:"))
+        })
+        .collect();
+    assert_eq!(dropped.len(), 1, "{log:#?}");
+    assert_eq!(dropped[0].action, Action::RightsRequest);
+    assert_eq!(
+        dropped[0].reason.as_deref(),
+        Some(
+            format!(
+                "notification_undeliverable:{}:{}:smtp_550",
+                rows[0].id,
+                rows[0].request.unwrap()
+            )
+            .as_str()
+        )
+    );
 }
 
 async fn an_erasure_confirmation_still_carries_the_erased_address(backend: Backend) {
