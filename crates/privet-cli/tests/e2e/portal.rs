@@ -134,13 +134,19 @@ impl Shots {
     }
 }
 
+/// The text of the element at `css`. An element found while a form's POST is still turning
+/// into the next page goes stale before its text is read: it is found again (a few times).
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    for _ in 0..50 {
+        match c.find(Locator::Css(css)).await.unwrap().text().await {
+            Ok(t) => return t,
+            Err(e) if e.is_stale_element_reference() => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("reading {css}: {e}"),
+        }
+    }
+    panic!("{css} kept going stale")
 }
 
 /// Waits for a finished download named `name` in `dir`.
