@@ -15,6 +15,7 @@
 mod apply;
 mod audit;
 pub mod baseline;
+mod checkpoint;
 mod consent;
 mod index;
 mod migrate;

@@ -77,7 +77,7 @@ impl SqliteStore {
         conn.pragma_update(None, "secure_delete", "ON")
             .map_err(backend)?;
         migrate::run(&mut conn)?;
-        let writer = Writer::start(conn, options.max_group, options.index_merge_at)?;
+        let writer = Writer::start(conn, &path, options.max_group, options.index_merge_at)?;
         Ok(Self {
             path,
             options,

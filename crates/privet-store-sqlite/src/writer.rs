@@ -10,6 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::apply;
+use crate::checkpoint::Checkpointer;
 use crate::index::{self, IndexState};
 
 struct Job {
@@ -23,7 +24,12 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(mut conn: Connection, max_group: usize, merge_at: u64) -> Result<Self> {
+    pub(crate) fn start(
+        mut conn: Connection,
+        path: &std::path::Path,
+        max_group: usize,
+        merge_at: u64,
+    ) -> Result<Self> {
         let state = IndexState::load(&conn)?;
         crate::audit::backfill(&mut conn)?;
         // A log whose head cannot be read (tampered rows) must not stop the store from opening,
@@ -35,12 +41,24 @@ impl Writer {
                 None
             }
         };
+        let checkpointer = Checkpointer::start(&mut conn, path)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("privet-sqlite-writer".into())
             .spawn(move || {
                 let mut states = States { index: state, head };
-                run(conn, &mut states, rx, max_group.max(1), merge_at.max(1));
+                run(
+                    &mut conn,
+                    &checkpointer,
+                    &mut states,
+                    rx,
+                    max_group.max(1),
+                    merge_at.max(1),
+                );
+                // The checkpoint thread stops before the writer's connection closes, so that
+                // closing (the last connection) checkpoints and removes the WAL.
+                drop(checkpointer);
+                drop(conn);
             })
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
         Ok(Self {
@@ -83,7 +101,8 @@ struct States {
 }
 
 fn run(
-    mut conn: Connection,
+    conn: &mut Connection,
+    checkpointer: &Checkpointer,
     states: &mut States,
     rx: mpsc::Receiver<Job>,
     max_group: usize,
@@ -100,17 +119,18 @@ fn run(
         let erased = group
             .iter()
             .any(|j| j.writes.ops.iter().any(apply::is_erasure));
-        let results = commit_group(&mut conn, states, &group);
+        let results = commit_group(conn, states, &group);
         // An erasure is acknowledged only once the erased pages are out of the WAL.
         if erased {
-            truncate_wal(&conn);
+            truncate_wal(conn);
         }
+        checkpointer.after_commit(conn);
         for (job, result) in group.into_iter().zip(results) {
             // A caller that gave up waiting is no reason to stop committing for the others.
             let _ = job.reply.send(result);
         }
         if states.index.recent >= merge_at
-            && let Err(e) = index::merge(&mut conn, &mut states.index)
+            && let Err(e) = index::merge(conn, &mut states.index)
         {
             // Harmless for correctness (both levels are always read); retried next time.
             tracing::warn!(error = %e, "blind-index merge failed");
