@@ -172,6 +172,22 @@ pub(crate) fn wrapped_keys(
     }
 }
 
+/// A page of records with a blind-index entry keyed from a version before the target. Each
+/// level is read in record-id order through its by-record index (which holds the key
+/// version, so the filter needs no table row) and the two ordered scans are merged, so the
+/// page stops at `LIMIT` rows: a re-index reads each entry about once in all. (Inside a
+/// subquery with its own `ORDER BY`, SQLite would gather the whole tail into a temporary
+/// B-tree on every page instead.)
+const STALE_INDEX_RECORDS: &str = "SELECT r.id, r.subject_id, r.collection, r.version, r.created_at, r.updated_at, \
+            r.fields, s.key_version, s.wrapped_key \
+     FROM records r JOIN subjects s ON s.id = r.subject_id \
+     WHERE r.id IN ( \
+       SELECT record_id FROM blind_index WHERE key_version < ?1 AND record_id > ?2 \
+       UNION \
+       SELECT record_id FROM blind_index_recent WHERE key_version < ?1 AND record_id > ?2 \
+       ORDER BY record_id LIMIT ?3) \
+     ORDER BY r.id";
+
 pub(crate) fn stale_index_records(
     c: &Connection,
     target: u32,
@@ -179,20 +195,7 @@ pub(crate) fn stale_index_records(
     limit: u32,
 ) -> Result<Vec<StaleIndexRecord>> {
     let after = after.map(|r| r.as_bytes().to_vec()).unwrap_or_default();
-    let mut s = c
-        .prepare_cached(
-            "SELECT r.id, r.subject_id, r.collection, r.version, r.created_at, r.updated_at, \
-                    r.fields, s.key_version, s.wrapped_key \
-             FROM records r JOIN subjects s ON s.id = r.subject_id \
-             WHERE r.id IN ( \
-               SELECT record_id FROM ( \
-                 SELECT record_id FROM blind_index WHERE key_version < ?1 AND record_id > ?2 \
-                 UNION \
-                 SELECT record_id FROM blind_index_recent WHERE key_version < ?1 AND record_id > ?2) \
-               ORDER BY record_id LIMIT ?3) \
-             ORDER BY r.id",
-        )
-        .map_err(backend)?;
+    let mut s = c.prepare_cached(STALE_INDEX_RECORDS).map_err(backend)?;
     let rows = s
         .query_map(params![target, after, limit], |r| {
             let id: [u8; 16] = r.get(0)?;
@@ -231,4 +234,40 @@ pub(crate) fn stale_index_records(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_reindex_page_merges_two_ordered_index_scans() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            crate::SqliteStore::open(dir.path().join("p.db"), crate::SqliteOptions::default())
+                .unwrap();
+        let c = crate::store::open_conn(store.path(), 2).unwrap();
+        let mut s = c
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN {}",
+                super::STALE_INDEX_RECORDS
+            ))
+            .unwrap();
+        let plan: Vec<String> = s
+            .query_map(rusqlite::params![2, vec![0u8; 16], 100], |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("MERGE (UNION)"), "{plan}");
+        assert!(
+            plan.contains("COVERING INDEX blind_index_by_record"),
+            "{plan}"
+        );
+        assert!(
+            plan.contains("COVERING INDEX blind_index_recent_by_record"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
 }
