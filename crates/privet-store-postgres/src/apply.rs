@@ -15,7 +15,7 @@ use crate::{consent, principals};
 pub(crate) async fn write_set(client: &mut Client, w: &WriteSet) -> Result<Committed> {
     let tx = client.transaction().await.map_err(db)?;
     // An error drops `tx`, which rolls the whole write set back.
-    match crate::bulk::plan(&w.ops) {
+    match privet_store::creation::plan(&w.ops) {
         Some(plan) => crate::bulk::apply(&tx, &plan).await?,
         None => {
             for op in &w.ops {

@@ -6,75 +6,19 @@
 //! The result is the same as applying the ops in order: every precondition of the op-by-op
 //! path is checked (an erased or existing subject id, a record for a missing subject, an
 //! existing record id, unique terms), any failure rolls the whole write set back, and ops are
-//! only regrouped where order cannot change the outcome (see [`plan`]). When several ops of
+//! only regrouped where order cannot change the outcome (see [`privet_store::creation::plan`]). When several ops of
 //! a set would fail, the error names one of them, not necessarily the first.
 
 use std::collections::HashSet;
 
 use deadpool_postgres::Transaction;
 use privet_core::SubjectId;
-use privet_store::{IndexEntry, Op, RecordRow, Result, RetainedKeyRow, StoreError, SubjectRow};
+use privet_store::creation::Plan;
+use privet_store::{IndexEntry, RecordRow, Result, RetainedKeyRow, StoreError, SubjectRow};
 use tokio_postgres::Statement;
 
 use crate::error::db;
 use crate::read::micros;
-
-/// A creation write set, regrouped by table.
-#[derive(Debug, Default)]
-pub(crate) struct Plan<'a> {
-    subjects: Vec<&'a SubjectRow>,
-    /// Retention-class keys (the first order of a customer brings its `legal_obligation` key).
-    class_keys: Vec<&'a RetainedKeyRow>,
-    records: Vec<&'a RecordRow>,
-    /// Subjects that records or class keys belong to but that the set does not create, in op
-    /// order.
-    existing_owners: Vec<SubjectId>,
-    /// In op order: a unique entry's check sees the entries before it.
-    index: Vec<&'a IndexEntry>,
-}
-
-/// The plan for `ops` if it is a creation write set: only `CreateSubject`, `PutRetainedKey`,
-/// new records (`PutRecord` without an expected version) and `PutIndex`, with no record or
-/// class key placed before the creation of its own subject. Subjects are then inserted first,
-/// class keys and records next and index entries last: keys and records only depend on their
-/// subject existing (created earlier in the set, or already stored), and index entries on
-/// nothing but earlier unique terms, whose order is kept.
-/// `None` for anything else, which goes op by op.
-pub(crate) fn plan(ops: &[Op]) -> Option<Plan<'_>> {
-    let mut p = Plan::default();
-    let mut created = HashSet::new();
-    let mut owners = HashSet::new();
-    for op in ops {
-        match op {
-            Op::CreateSubject(s) => {
-                if owners.contains(&s.id) {
-                    // A record of this subject came first: op by op it fails, keep that.
-                    return None;
-                }
-                created.insert(s.id);
-                p.subjects.push(s);
-            }
-            Op::PutRecord {
-                record,
-                expected_version: None,
-            } => {
-                if !created.contains(&record.subject) && owners.insert(record.subject) {
-                    p.existing_owners.push(record.subject);
-                }
-                p.records.push(record);
-            }
-            Op::PutRetainedKey(k) => {
-                if !created.contains(&k.subject) && owners.insert(k.subject) {
-                    p.existing_owners.push(k.subject);
-                }
-                p.class_keys.push(k);
-            }
-            Op::PutIndex(e) => p.index.push(e),
-            _ => return None,
-        }
-    }
-    Some(p)
-}
 
 /// Applies a plan inside `tx`. An error leaves `tx` to be rolled back.
 pub(crate) async fn apply(tx: &Transaction<'_>, p: &Plan<'_>) -> Result<()> {
@@ -287,83 +231,4 @@ async fn insert_index(tx: &Transaction<'_>, entries: &[&IndexEntry]) -> Result<(
     .await
     .map_err(db)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use privet_core::RecordId;
-    use time::OffsetDateTime;
-
-    fn subject() -> SubjectRow {
-        SubjectRow {
-            id: SubjectId::new(),
-            key_version: 1,
-            wrapped_key: vec![1; 60],
-            created_at: OffsetDateTime::UNIX_EPOCH,
-        }
-    }
-
-    fn record(subject: SubjectId) -> Op {
-        Op::PutRecord {
-            record: RecordRow {
-                id: RecordId::new(),
-                subject,
-                collection: "customers".into(),
-                version: 1,
-                created_at: OffsetDateTime::UNIX_EPOCH,
-                updated_at: OffsetDateTime::UNIX_EPOCH,
-                fields: vec![],
-            },
-            expected_version: None,
-        }
-    }
-
-    #[test]
-    fn creation_sets_are_planned_with_owners_created_elsewhere_listed_once() {
-        let (a, b) = (subject(), SubjectId::new());
-        let ops = vec![
-            Op::CreateSubject(a.clone()),
-            record(a.id),
-            record(b),
-            record(b),
-        ];
-        let p = plan(&ops).unwrap();
-        assert_eq!(p.subjects.len(), 1);
-        assert_eq!(p.records.len(), 3);
-        assert_eq!(p.existing_owners, vec![b]);
-    }
-
-    #[test]
-    fn a_record_before_its_subjects_creation_is_not_regrouped() {
-        let a = subject();
-        let ops = vec![record(a.id), Op::CreateSubject(a)];
-        assert!(plan(&ops).is_none());
-    }
-
-    #[test]
-    fn updates_reads_and_erasures_go_op_by_op() {
-        let a = subject();
-        for op in [
-            Op::RequireSubject(a.id),
-            Op::EraseSubject {
-                subject: a.id,
-                at: OffsetDateTime::UNIX_EPOCH,
-            },
-            Op::PutMeta {
-                key: "k".into(),
-                value: vec![],
-            },
-        ] {
-            assert!(plan(&[Op::CreateSubject(a.clone()), op]).is_none());
-        }
-        let Op::PutRecord { record, .. } = record(a.id) else {
-            unreachable!()
-        };
-        let update = Op::PutRecord {
-            record,
-            expected_version: Some(1),
-        };
-        assert!(plan(&[update]).is_none());
-    }
 }

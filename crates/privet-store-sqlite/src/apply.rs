@@ -31,12 +31,34 @@ pub(crate) fn write_set(
     head: &mut Option<AuditHead>,
     w: &WriteSet,
 ) -> Result<Committed> {
-    for op in &w.ops {
-        apply_op(c, st, op)?;
+    if !(privet_store::creation::plan(&w.ops).is_some_and(|p| creation(c, st, &p))) {
+        for op in &w.ops {
+            apply_op(c, st, op)?;
+        }
     }
     Ok(Committed {
         first_audit_index: crate::audit::append(c, head, &w.audit)?,
     })
+}
+
+/// Tries a creation write set as multi-row inserts inside a savepoint of its own; `false`
+/// (with everything it wrote undone) when any of it failed, for the ops to be applied one
+/// by one, which names the failing op.
+fn creation(c: &Connection, st: &mut IndexState, plan: &privet_store::creation::Plan<'_>) -> bool {
+    let exec = |sql: &str| c.prepare_cached(sql).and_then(|mut s| s.execute([]));
+    if exec("SAVEPOINT privet_creation").is_err() {
+        return false;
+    }
+    let recent = st.recent;
+    if crate::bulk::apply(c, st, plan).is_ok() && exec("RELEASE privet_creation").is_ok() {
+        return true;
+    }
+    // Field ids resolved inside the savepoint may be undone with it.
+    st.forget_ids();
+    st.recent = recent;
+    let _ = exec("ROLLBACK TO privet_creation");
+    let _ = exec("RELEASE privet_creation");
+    false
 }
 
 fn apply_op(c: &Connection, st: &mut IndexState, op: &Op) -> Result<()> {

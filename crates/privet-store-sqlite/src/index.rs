@@ -36,7 +36,12 @@ impl IndexState {
         self.field_ids.clear();
     }
 
-    fn field_id(&mut self, c: &Connection, collection: &str, field: &str) -> Result<i64> {
+    pub(crate) fn field_id(
+        &mut self,
+        c: &Connection,
+        collection: &str,
+        field: &str,
+    ) -> Result<i64> {
         let key = format!("{collection}\0{field}");
         if let Some(id) = self.field_ids.get(&key) {
             return Ok(*id);

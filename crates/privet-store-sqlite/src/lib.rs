@@ -15,6 +15,7 @@
 mod apply;
 mod audit;
 pub mod baseline;
+mod bulk;
 mod checkpoint;
 mod consent;
 mod index;

@@ -190,6 +190,9 @@ pub(crate) fn open_conn(path: &Path, cache_mib: u32) -> Result<Connection> {
         true,
     )
     .map_err(backend)?;
+    // The writer runs some forty distinct statements (multi-row inserts among them), readers
+    // a few dozen: rusqlite's default cache of 16 would re-prepare them over and over.
+    conn.set_prepared_statement_cache_capacity(128);
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(backend)?;
     Ok(conn)

@@ -11,6 +11,7 @@
 
 mod codec;
 pub mod conformance;
+pub mod creation;
 pub mod dump;
 mod error;
 mod fold;
