@@ -1,9 +1,10 @@
 //! Applies one write set's ops and audit entries inside the writer's open savepoint.
 
 use privet_core::SubjectId;
-use privet_store::{AuditHead, Committed, Op, RecordRow, Result, StoreError, SubjectRow, WriteSet};
+use privet_store::{Committed, Op, RecordRow, Result, StoreError, SubjectRow, WriteSet};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
+use crate::audit::HeadSlot;
 use crate::index::{self, IndexState};
 use crate::read::micros;
 use crate::{consent, principals};
@@ -25,10 +26,35 @@ fn is_constraint(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
 }
 
+/// Whether every op of `w` only checks (writes nothing): then a failed op leaves nothing to
+/// undo, and only the audit append writes.
+pub(crate) fn only_checks(w: &WriteSet) -> bool {
+    w.ops.iter().all(|op| matches!(op, Op::RequireSubject(_)))
+}
+
+/// A write set of [`only_checks`] without a savepoint: `Ok(Err(_))` when a check refused it
+/// (nothing was written); `Err(_)` when the audit append failed part-way, after which the
+/// whole transaction must be rolled back.
+pub(crate) fn checks_and_append(
+    c: &Connection,
+    head: &mut HeadSlot,
+    w: &WriteSet,
+) -> std::result::Result<Result<Committed>, StoreError> {
+    for op in &w.ops {
+        if let Op::RequireSubject(id) = op
+            && let Err(e) = require_subject(c, *id)
+        {
+            return Ok(Err(e));
+        }
+    }
+    let first_audit_index = crate::audit::append(c, head, &w.audit)?;
+    Ok(Ok(Committed { first_audit_index }))
+}
+
 pub(crate) fn write_set(
     c: &Connection,
     st: &mut IndexState,
-    head: &mut Option<AuditHead>,
+    head: &mut HeadSlot,
     w: &WriteSet,
 ) -> Result<Committed> {
     if !(privet_store::creation::plan(&w.ops).is_some_and(|p| creation(c, st, &p))) {

@@ -96,23 +96,28 @@ pub(crate) fn load_head(c: &Connection) -> Result<AuditHead> {
     Ok(head)
 }
 
-/// Appends `leaves` inside the writer's open savepoint; returns the first index. `slot` is
-/// the writer's head (`None` until loaded, or after a failure made it unknown); it advances
-/// only if every row was written.
-pub(crate) fn append(
-    c: &Connection,
-    slot: &mut Option<AuditHead>,
-    leaves: &[Leaf],
-) -> Result<Option<u64>> {
+/// The writer's audit head between appends.
+#[derive(Default)]
+pub(crate) struct HeadSlot {
+    /// The head (`None` until loaded, or after a failure made it unknown).
+    pub(crate) head: Option<AuditHead>,
+    /// Whether `head` was checked against the stored log in the current write transaction:
+    /// nothing but this writer can append until it commits, so once is enough.
+    pub(crate) verified: bool,
+}
+
+/// Appends `leaves` inside the writer's open transaction; returns the first index. The
+/// slot's head advances only if every row was written.
+pub(crate) fn append(c: &Connection, slot: &mut HeadSlot, leaves: &[Leaf]) -> Result<Option<u64>> {
     if leaves.is_empty() {
         return Ok(None);
     }
     // Another process (a `privet` command next to a running server) may have appended since
     // the head was cached: the log's size, read inside this write transaction (the rightmost
     // key of the audit table), says whether the cached head is still the log's.
-    let stored = size(c)?;
-    let mut head = match slot {
-        Some(h) if h.size() == stored => h.clone(),
+    let mut head = match &slot.head {
+        Some(h) if slot.verified => h.clone(),
+        Some(h) if h.size() == size(c)? => h.clone(),
         _ => load_head(c)?,
     };
     let first = head.size();
@@ -141,7 +146,8 @@ pub(crate) fn append(
         tile.execute(params![t.level(), sql_index(t.index()), &h[..]])
             .map_err(backend)?;
     }
-    *slot = Some(head);
+    slot.head = Some(head);
+    slot.verified = true;
     Ok(Some(first))
 }
 

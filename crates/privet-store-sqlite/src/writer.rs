@@ -5,11 +5,12 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use privet_store::{AuditHead, Committed, Result, StoreError, WriteSet};
+use privet_store::{Committed, Result, StoreError, WriteSet};
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::apply;
+use crate::audit::HeadSlot;
 use crate::checkpoint::Checkpointer;
 use crate::index::{self, IndexState};
 
@@ -46,7 +47,13 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("privet-sqlite-writer".into())
             .spawn(move || {
-                let mut states = States { index: state, head };
+                let mut states = States {
+                    index: state,
+                    head: HeadSlot {
+                        head,
+                        verified: false,
+                    },
+                };
                 run(
                     &mut conn,
                     &checkpointer,
@@ -96,8 +103,8 @@ fn closed() -> StoreError {
 /// What the writer keeps between groups.
 struct States {
     index: IndexState,
-    /// The audit tree's head; `None` when unknown (reloaded at the next append).
-    head: Option<AuditHead>,
+    /// The audit tree's head.
+    head: HeadSlot,
 }
 
 fn run(
@@ -149,10 +156,23 @@ fn commit_group(
         Ok(tx) => tx,
         Err(e) => return group.iter().map(|_| Err(unavailable(&e))).collect(),
     };
+    states.head.verified = false;
     let mut results = Vec::with_capacity(group.len());
     let mut tx = tx;
     for job in group {
-        let result = apply_in_savepoint(&mut tx, states, &job.writes);
+        let result = if apply::only_checks(&job.writes) {
+            // An audited read: its checks write nothing and its append is the last thing it
+            // does, so it needs no savepoint; an append that fails part-way fails the group.
+            match apply::checks_and_append(&tx, &mut states.head, &job.writes) {
+                Ok(result) => result,
+                Err(e) => {
+                    drop(tx);
+                    return fail_group(states, group, &e.to_string());
+                }
+            }
+        } else {
+            apply_in_savepoint(&mut tx, states, &job.writes)
+        };
         if result.is_err() {
             states.index.forget_ids();
         }
@@ -160,14 +180,20 @@ fn commit_group(
     }
     match tx.commit() {
         Ok(()) => results,
-        Err(e) => {
-            states.index.forget_ids();
-            // The group's appends are gone: the in-memory head is ahead of the log.
-            states.head = None;
-            tracing::error!(error = %e, "group commit failed");
-            group.iter().map(|_| Err(unavailable(&e))).collect()
-        }
+        Err(e) => fail_group(states, group, &e.to_string()),
     }
+}
+
+/// Every job of a group whose transaction was rolled back fails.
+fn fail_group(states: &mut States, group: &[Job], why: &str) -> Vec<Result<Committed>> {
+    states.index.forget_ids();
+    // The group's appends are gone: the in-memory head is ahead of the log.
+    states.head.head = None;
+    tracing::error!(error = why, "group commit failed");
+    group
+        .iter()
+        .map(|_| Err(StoreError::Unavailable(why.to_owned())))
+        .collect()
 }
 
 /// Applies one write set inside its own savepoint, so a failure undoes it alone. The
@@ -187,7 +213,7 @@ fn apply_in_savepoint(
     match apply::write_set(tx, &mut states.index, &mut states.head, writes) {
         Ok(committed) => {
             if let Err(e) = run("RELEASE privet_write_set") {
-                states.head = None;
+                states.head.head = None;
                 return Err(e);
             }
             Ok(committed)
