@@ -16,7 +16,9 @@ use crate::index::{self, IndexState};
 
 struct Job {
     writes: WriteSet,
-    reply: oneshot::Sender<Result<Committed>>,
+    /// The result, and the write set back: freeing a batch's thousands of rows is the
+    /// caller's work, not the single writer's.
+    reply: oneshot::Sender<(Result<Committed>, WriteSet)>,
 }
 
 pub(crate) struct Writer {
@@ -79,7 +81,9 @@ impl Writer {
         let sender = self.tx.lock().ok().and_then(|g| g.clone());
         let sender = sender.ok_or_else(closed)?;
         sender.send(Job { writes, reply }).map_err(|_| closed())?;
-        rx.await.map_err(|_| closed())?
+        let (result, writes) = rx.await.map_err(|_| closed())?;
+        drop(writes);
+        result
     }
 }
 
@@ -134,7 +138,7 @@ fn run(
         checkpointer.after_commit(conn);
         for (job, result) in group.into_iter().zip(results) {
             // A caller that gave up waiting is no reason to stop committing for the others.
-            let _ = job.reply.send(result);
+            let _ = job.reply.send((result, job.writes));
         }
         if states.index.recent >= merge_at
             && let Err(e) = index::merge(conn, &mut states.index)
