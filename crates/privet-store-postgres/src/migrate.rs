@@ -42,6 +42,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_outbox_recipient",
         include_str!("../migrations/0011_outbox_recipient.sql"),
     ),
+    (
+        "0012_blind_index_versions",
+        include_str!("../migrations/0012_blind_index_versions.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: the advisory-lock key for migrations ("privet" in ASCII).
