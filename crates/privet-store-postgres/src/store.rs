@@ -10,7 +10,8 @@ use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 use privet_store::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, KeyTable, OutboxRow, PrincipalRow,
     RequestEventRow, RequestFilter, Result, RetainedData, RetainedKeyRow, RightsRequestRow,
-    RoleRow, StaleIndexRecord, Store, StoreError, StoredLeaf, SubjectData, WrappedKeyRow, WriteSet,
+    RoleRow, StaleIndexRecord, Store, StoreError, StoredLeaf, SubjectData, TermHits, WrappedKeyRow,
+    WriteSet,
 };
 use time::OffsetDateTime;
 use tokio_postgres::tls::MakeTlsConnect;
@@ -141,8 +142,12 @@ impl PgStore {
             .get_connect_timeout()
             .copied()
             .unwrap_or(CONNECT_TIMEOUT);
+        // Last in, first out: a request takes the connection used most recently, whose
+        // backend process is awake and warm in the CPU caches, instead of cycling through
+        // every pooled backend in turn (deadpool's default, first in, first out).
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
+            .queue_mode(deadpool_postgres::QueueMode::Lifo)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(POOL_WAIT_TIMEOUT))
             .create_timeout(Some(connect_timeout + Duration::from_secs(5)))
@@ -221,7 +226,7 @@ impl Store for PgStore {
         collection: &str,
         record: Option<RecordId>,
     ) -> Result<Option<SubjectData>> {
-        read::load_subject(&*self.client().await?, subject, collection, record).await
+        crate::load::load_subject(&*self.client().await?, subject, Some(collection), record).await
     }
 
     async fn lookup(
@@ -326,7 +331,7 @@ impl Store for PgStore {
     }
 
     async fn load_subject_all(&self, subject: SubjectId) -> Result<Option<SubjectData>> {
-        read::load_subject_all(&*self.client().await?, subject).await
+        crate::load::load_subject(&*self.client().await?, subject, None, None).await
     }
 
     async fn ping(&self) -> Result<()> {
@@ -433,5 +438,15 @@ impl Store for PgStore {
         limit: u32,
     ) -> Result<Vec<privet_store::RetainedDueRow>> {
         crate::retained::due(&*self.client().await?, until, after, limit).await
+    }
+
+    async fn lookup_terms(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> Result<TermHits> {
+        read::lookup_terms(&*self.client().await?, collection, field, terms, meta_key).await
     }
 }

@@ -404,4 +404,14 @@ impl Store for SqliteStore {
         self.read(move |c| crate::retained::due(c, until, after, limit))
             .await
     }
+
+    async fn lookup_terms(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> Result<privet_store::TermHits> {
+        self.point_read(|c| read::lookup_terms(c, collection, field, terms, meta_key))
+    }
 }

@@ -253,7 +253,12 @@ async fn read_workload(s: &Setup, n: u64, reads: usize) -> Result<()> {
         let t0 = Instant::now();
         let term = email_field.normalize_query(email)?;
         let hash = s.keys.blind_index(&profile.name, "email", term.expose());
-        for (sid, rid) in store.lookup(&profile.name, "email", &hash).await? {
+        // As the vault's lookup: the terms of every key version held (one here) and the
+        // version a rotation recorded, in one statement; then the load of each hit.
+        let found = store
+            .lookup_terms(&profile.name, "email", &[hash.to_vec()], "keys:current")
+            .await?;
+        for (sid, rid) in found.hits {
             let data = store
                 .load_subject(sid, &profile.name, Some(rid))
                 .await?
