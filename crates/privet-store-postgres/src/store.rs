@@ -142,12 +142,8 @@ impl PgStore {
             .get_connect_timeout()
             .copied()
             .unwrap_or(CONNECT_TIMEOUT);
-        // Last in, first out: a request takes the connection used most recently, whose
-        // backend process is awake and warm in the CPU caches, instead of cycling through
-        // every pooled backend in turn (deadpool's default, first in, first out).
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
-            .queue_mode(deadpool_postgres::QueueMode::Lifo)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(POOL_WAIT_TIMEOUT))
             .create_timeout(Some(connect_timeout + Duration::from_secs(5)))
