@@ -7,9 +7,10 @@
 //! its consents and records aggregated into parallel arrays (`array_agg(… ORDER BY …)`): the
 //! same single round trip, but PostgreSQL spent more time setting up its plan at every
 //! execution (nested loops, 13 ordered aggregates, each with its own sort) than reading the
-//! rows: ≈ 93 µs per execution against ≈ 58 µs for this form (pgbench, one client, prepared,
-//! 100k subjects; the baseline's one-row `SELECT` with four `pgp_sym_decrypt` is ≈ 65 µs).
-//! Ordering is done here rather than in SQL, for the same reason.
+//! rows: 92–109 µs per execution against 62–69 µs for this form (pgbench, one client,
+//! prepared with bound parameters, 100k subjects; the baseline's one-row `SELECT` with four
+//! `pgp_sym_decrypt` takes 62–74 µs the same way). Ordering is done here rather than in SQL,
+//! for the same reason.
 
 use deadpool_postgres::ClientWrapper as Client;
 use privet_core::{RecordId, SubjectId};
