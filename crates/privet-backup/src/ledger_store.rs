@@ -321,4 +321,16 @@ impl Store for LedgerStore {
             .lookup_terms(collection, field, terms, meta_key)
             .await
     }
+
+    async fn lookup_and_load(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> privet_store::Result<privet_store::FoundSubjects> {
+        self.inner
+            .lookup_and_load(collection, field, terms, meta_key)
+            .await
+    }
 }

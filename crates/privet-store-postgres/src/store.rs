@@ -445,4 +445,15 @@ impl Store for PgStore {
     ) -> Result<TermHits> {
         read::lookup_terms(&*self.client().await?, collection, field, terms, meta_key).await
     }
+
+    async fn lookup_and_load(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> Result<privet_store::FoundSubjects> {
+        let client = self.client().await?;
+        crate::load::lookup_and_load(&client, collection, field, terms, meta_key).await
+    }
 }

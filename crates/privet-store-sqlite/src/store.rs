@@ -414,4 +414,14 @@ impl Store for SqliteStore {
     ) -> Result<privet_store::TermHits> {
         self.point_read(|c| read::lookup_terms(c, collection, field, terms, meta_key))
     }
+
+    async fn lookup_and_load(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> Result<privet_store::FoundSubjects> {
+        self.point_read(|c| read::lookup_and_load(c, collection, field, terms, meta_key))
+    }
 }

@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 
 use privet_audit::{Action, AuditEntry};
-use privet_core::{RecordId, SubjectId};
+use privet_core::RecordId;
 use privet_crypto::{KeyVersion, WrappedKey};
-use privet_store::{IndexEntry, KeyTable, Op, WriteSet};
+use privet_store::{IndexEntry, KeyTable, Op, SubjectData, WriteSet};
 
 use crate::seal::index_entry;
 use crate::vault::kcv_key;
@@ -478,28 +478,30 @@ impl Vault {
         Ok(())
     }
 
-    /// The subjects and records a blind-index lookup finds, querying the term under every
-    /// master-key version held: during a re-index some entries are still keyed from the old
-    /// version, some already from the new one.
+    /// What a blind-index lookup finds — each (subject, record) hit loaded as
+    /// `load_subject` with that record loads it — querying the term under every master-key
+    /// version held: during a re-index some entries are still keyed from the old version,
+    /// some already from the new one.
     ///
     /// A server that has not re-read its key file since a rotation began does not hold the
     /// new version, and misses entries already re-keyed to it. So the lookup also reads the
     /// version the rotation recorded; if that is newer than the server's own, it re-reads its
-    /// keys and looks up again. The terms of every held version and the recorded version are
-    /// read in **one snapshot** ([`privet_store::Store::lookup_terms`]: one statement on
-    /// PostgreSQL), which makes this exact: the rotation commits the recorded version before
-    /// it re-keys anything, so if the snapshot shows a version no newer than the server's, no
-    /// entry in that snapshot is keyed from a version the server lacks, and every entry of the
-    /// value is found under one of the terms asked for (a re-index moves an entry from one
-    /// term to another in one transaction, so the snapshot holds it under exactly one). The
-    /// earlier form — one query per version, then the recorded version — needed an ordering
-    /// argument across four snapshots and cost a round trip each.
+    /// keys and looks up again. The terms of every held version, the loads of the hits and the
+    /// recorded version are read in **one snapshot**
+    /// ([`privet_store::Store::lookup_and_load`]: one statement on PostgreSQL), which makes
+    /// this exact: the rotation commits the recorded version before it re-keys anything, so
+    /// if the snapshot shows a version no newer than the server's, no entry in that snapshot
+    /// is keyed from a version the server lacks, and every entry of the value is found under
+    /// one of the terms asked for (a re-index moves an entry from one term to another in one
+    /// transaction, so the snapshot holds it under exactly one). The earlier form — one query
+    /// per version, then the recorded version, then a load per hit — needed an ordering
+    /// argument across separate snapshots and cost a round trip each.
     pub(crate) async fn lookup_term(
         &self,
         collection: &str,
         field: &str,
         term: &[u8],
-    ) -> Result<Vec<(SubjectId, RecordId)>, VaultError> {
+    ) -> Result<Vec<SubjectData>, VaultError> {
         let held = self.keys();
         let found = self.lookup_with(&held, collection, field, term).await?;
         let recorded = found
@@ -509,9 +511,12 @@ impl Vault {
         match recorded {
             Some(v) if v > held.current() && self.reload_keys_on_miss(v).await => {
                 let keys = self.keys();
-                Ok(self.lookup_with(&keys, collection, field, term).await?.hits)
+                Ok(self
+                    .lookup_with(&keys, collection, field, term)
+                    .await?
+                    .found)
             }
-            _ => Ok(found.hits),
+            _ => Ok(found.found),
         }
     }
 
@@ -521,7 +526,7 @@ impl Vault {
         collection: &str,
         field: &str,
         term: &[u8],
-    ) -> Result<privet_store::TermHits, VaultError> {
+    ) -> Result<privet_store::FoundSubjects, VaultError> {
         let terms = keys
             .versions()
             .into_iter()
@@ -534,7 +539,7 @@ impl Vault {
         Ok(self
             .inner
             .store
-            .lookup_terms(collection, field, &terms, CURRENT_VERSION)
+            .lookup_and_load(collection, field, &terms, CURRENT_VERSION)
             .await?)
     }
 

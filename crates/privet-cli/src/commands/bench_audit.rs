@@ -283,6 +283,18 @@ impl Store for Unaudited {
             .lookup_terms(collection, field, terms, meta_key)
             .await
     }
+
+    async fn lookup_and_load(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> privet_store::Result<privet_store::FoundSubjects> {
+        self.0
+            .lookup_and_load(collection, field, terms, meta_key)
+            .await
+    }
 }
 
 /// `readers` concurrent tasks reading `ids` (each id once) through `vault`: reads/s.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use privet_audit::Action;
 
 use super::{create, entry, index, now, record, subject};
-use crate::{IndexEntry, Op, Store, TermHits, WriteSet};
+use crate::{ConsentEventRow, IndexEntry, Op, RestrictionRow, Store, TermHits, WriteSet};
 
 const META: &str = "keys:test";
 
@@ -131,4 +131,113 @@ pub async fn a_lookup_of_several_terms_finds_each_entry_once_with_the_meta_value
         .await
         .unwrap();
     assert_eq!(got.hits, vec![(a.id, ra.id)]);
+}
+
+pub async fn a_lookup_and_load_returns_each_hit_as_its_subject_loads_with_that_record(
+    store: Arc<impl Store>,
+) {
+    let (a, b) = (subject(), subject());
+    let (ra, ra2, rb) = (
+        record(a.id, "customers", 1),
+        record(a.id, "customers", 5),
+        record(b.id, "customers", 2),
+    );
+    create(&*store, &a, &[ra.clone(), ra2.clone()]).await;
+    create(&*store, &b, std::slice::from_ref(&rb)).await;
+    let consent = ConsentEventRow {
+        subject: a.id,
+        purpose: "marketing.email".into(),
+        state: "granted".into(),
+        at: now(),
+        source: "api".into(),
+        notice_version: "2025-01".into(),
+        expires_at: None,
+        actor: "prn_test".into(),
+    };
+    let w = WriteSet::new()
+        .op(Op::AppendConsent(consent))
+        .op(Op::SetRestriction {
+            subject: a.id,
+            restriction: Some(RestrictionRow {
+                subject: a.id,
+                reason: "accuracy_contested".into(),
+                at: now(),
+                actor: "prn_test".into(),
+            }),
+        })
+        .op(Op::PutIndex(keyed(
+            index(&ra, "email", b"term-v1", false),
+            1,
+        )))
+        .op(Op::PutIndex(keyed(
+            index(&rb, "email", b"term-v2", false),
+            2,
+        )))
+        .op(Op::PutIndex(index(&ra2, "name", b"term-v1", false)))
+        .op(Op::PutMeta {
+            key: META.into(),
+            value: vec![7],
+        });
+    store.apply(w).await.unwrap();
+    let terms = vec![b"term-v2".to_vec(), b"term-v1".to_vec()];
+
+    // Each hit comes back exactly as a load of its subject with that record (consents,
+    // restriction, only the record hit), by record id, beside the meta value.
+    let got = store
+        .lookup_and_load("customers", "email", &terms, META)
+        .await
+        .unwrap();
+    let mut want = Vec::new();
+    for (s, r) in [(a.id, ra.id), (b.id, rb.id)] {
+        let data = store
+            .load_subject(s, "customers", Some(r))
+            .await
+            .unwrap()
+            .unwrap();
+        want.push(data);
+    }
+    want.sort_by_key(|d| d.records[0].id);
+    assert_eq!(want[0].records.len(), 1);
+    assert_eq!(got.found, want);
+    assert_eq!(got.meta, Some(vec![7]));
+    let a_data = got.found.iter().find(|d| d.subject.id == a.id).unwrap();
+    assert_eq!(
+        (a_data.consents.len(), a_data.restriction.is_some()),
+        (1, true)
+    );
+
+    // Another collection, no term, or an unknown term: nothing found, the meta value still read.
+    for (collection, terms) in [
+        ("orders", terms.clone()),
+        ("customers", Vec::new()),
+        ("customers", vec![b"no-such-term".to_vec()]),
+    ] {
+        let got = store
+            .lookup_and_load(collection, "email", &terms, META)
+            .await
+            .unwrap();
+        assert!(got.found.is_empty(), "{collection} {terms:?}");
+        assert_eq!(got.meta, Some(vec![7]));
+    }
+
+    // An erased subject is not found.
+    let w = WriteSet::new()
+        .op(Op::EraseSubject {
+            subject: b.id,
+            at: now(),
+        })
+        .audit(entry(Action::SubjectErase, Some(b.id)));
+    store.apply(w).await.unwrap();
+    let got = store
+        .lookup_and_load("customers", "email", &terms, META)
+        .await
+        .unwrap();
+    assert_eq!(
+        got.found,
+        want[..]
+            .iter()
+            .filter(|d| d.subject.id == a.id)
+            .cloned()
+            .collect::<Vec<_>>()
+    );
 }

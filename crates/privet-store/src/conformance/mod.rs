@@ -93,6 +93,7 @@ macro_rules! store_conformance_tests {
             retained_keys_are_counted_paged_and_rewrapped_by_version,
             an_outbox_recipient_is_kept_with_its_message_and_deleted_with_it,
             a_lookup_of_several_terms_finds_each_entry_once_with_the_meta_value,
+            a_lookup_and_load_returns_each_hit_as_its_subject_loads_with_that_record,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
