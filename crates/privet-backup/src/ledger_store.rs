@@ -309,4 +309,28 @@ impl Store for LedgerStore {
     ) -> privet_store::Result<Vec<privet_store::RetainedDueRow>> {
         self.inner.retained_due(until, after, limit).await
     }
+
+    async fn lookup_terms(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> privet_store::Result<privet_store::TermHits> {
+        self.inner
+            .lookup_terms(collection, field, terms, meta_key)
+            .await
+    }
+
+    async fn lookup_and_load(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> privet_store::Result<privet_store::FoundSubjects> {
+        self.inner
+            .lookup_and_load(collection, field, terms, meta_key)
+            .await
+    }
 }

@@ -7,8 +7,8 @@
 //! The lock does not conflict with the `FOR KEY SHARE` of audited reads or record writes.
 
 use privet_core::SubjectId;
-use privet_store::{ConsentEventRow, RestrictionRow, Result, StoreError, SubjectRow};
-use tokio_postgres::{Row, Transaction};
+use privet_store::{ConsentEventRow, RestrictionRow, Result, StoreError};
+use tokio_postgres::Transaction;
 
 use crate::error::db;
 use crate::read::{from_micros, micros};
@@ -93,94 +93,6 @@ pub(crate) async fn delete_subject(tx: &Transaction<'_>, id: &[u8]) -> Result<()
     .await
     .map_err(db)?;
     Ok(())
-}
-
-/// A subject with its restriction and its current consents (the latest event of each
-/// purpose, as parallel arrays ordered by purpose), in one statement and so one snapshot.
-/// The latest events come from a backward scan of `consent_events_by_subject`, no sort.
-pub(crate) const SUBJECT_COLS: &str = "\
-    SELECT s.key_version, s.wrapped_key, s.created_at, r.reason, r.at, r.actor, \
-           c.purposes, c.states, c.ats, c.sources, c.notices, c.expires, c.actors";
-
-/// The tables behind [`SUBJECT_COLS`] (`s` the subject; ends before any `WHERE`).
-pub(crate) const SUBJECT_FROM: &str = " \
-    FROM subjects s \
-    LEFT JOIN restrictions r ON r.subject_id = s.id \
-    CROSS JOIN LATERAL ( \
-        SELECT array_agg(l.purpose ORDER BY l.purpose COLLATE \"C\") AS purposes, \
-               array_agg(l.state ORDER BY l.purpose COLLATE \"C\") AS states, \
-               array_agg(l.at ORDER BY l.purpose COLLATE \"C\") AS ats, \
-               array_agg(l.source ORDER BY l.purpose COLLATE \"C\") AS sources, \
-               array_agg(l.notice_version ORDER BY l.purpose COLLATE \"C\") AS notices, \
-               array_agg(l.expires_at ORDER BY l.purpose COLLATE \"C\") AS expires, \
-               array_agg(l.actor ORDER BY l.purpose COLLATE \"C\") AS actors \
-        FROM (SELECT DISTINCT ON (purpose) \
-                     purpose, state, at, source, notice_version, expires_at, actor \
-              FROM consent_events WHERE subject_id = s.id \
-              ORDER BY purpose DESC, seq DESC) l \
-    ) c";
-
-/// Decodes the [`SUBJECT_COLS`] of a row.
-pub(crate) fn subject_from_row(
-    subject: SubjectId,
-    row: &Row,
-) -> Result<(SubjectRow, Option<RestrictionRow>, Vec<ConsentEventRow>)> {
-    let subject_row = SubjectRow {
-        id: subject,
-        key_version: row.get::<_, i32>(0) as u32,
-        wrapped_key: row.get(1),
-        created_at: from_micros(row.get(2))?,
-    };
-    let restriction = match row.get::<_, Option<String>>(3) {
-        Some(reason) => Some(RestrictionRow {
-            subject,
-            reason,
-            at: from_micros(row.get(4))?,
-            actor: row.get(5),
-        }),
-        None => None,
-    };
-    let purposes: Vec<String> = row.get::<_, Option<_>>(6).unwrap_or_default();
-    let states: Vec<String> = row.get::<_, Option<_>>(7).unwrap_or_default();
-    let ats: Vec<i64> = row.get::<_, Option<_>>(8).unwrap_or_default();
-    let sources: Vec<String> = row.get::<_, Option<_>>(9).unwrap_or_default();
-    let notices: Vec<String> = row.get::<_, Option<_>>(10).unwrap_or_default();
-    let expires: Vec<Option<i64>> = row.get::<_, Option<_>>(11).unwrap_or_default();
-    let actors: Vec<String> = row.get::<_, Option<_>>(12).unwrap_or_default();
-    let n = purposes.len();
-    if [
-        states.len(),
-        ats.len(),
-        sources.len(),
-        notices.len(),
-        expires.len(),
-        actors.len(),
-    ]
-    .iter()
-    .any(|len| *len != n)
-    {
-        return Err(StoreError::Corrupt(format!(
-            "consents of subject {subject} came back ragged"
-        )));
-    }
-    let mut consents = Vec::with_capacity(n);
-    let columns = purposes.into_iter().zip(states).zip(ats).zip(sources);
-    let rest = notices.into_iter().zip(expires).zip(actors);
-    for ((((purpose, state), at), source), ((notice_version, expires_at), actor)) in
-        columns.zip(rest)
-    {
-        consents.push(ConsentEventRow {
-            subject,
-            purpose,
-            state,
-            at: from_micros(at)?,
-            source,
-            notice_version,
-            expires_at: expires_at.map(from_micros).transpose()?,
-            actor,
-        });
-    }
-    Ok((subject_row, restriction, consents))
 }
 
 pub(crate) async fn history(

@@ -22,6 +22,7 @@ pub mod baseline;
 mod bulk;
 mod consent;
 mod error;
+mod load;
 mod migrate;
 mod principals;
 mod read;

@@ -10,7 +10,8 @@ use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 use privet_store::{
     ApiKeyRow, CheckpointRow, Committed, ConsentEventRow, KeyTable, OutboxRow, PrincipalRow,
     RequestEventRow, RequestFilter, Result, RetainedData, RetainedKeyRow, RightsRequestRow,
-    RoleRow, StaleIndexRecord, Store, StoreError, StoredLeaf, SubjectData, WrappedKeyRow, WriteSet,
+    RoleRow, StaleIndexRecord, Store, StoreError, StoredLeaf, SubjectData, TermHits, WrappedKeyRow,
+    WriteSet,
 };
 use time::OffsetDateTime;
 use tokio_postgres::tls::MakeTlsConnect;
@@ -221,7 +222,7 @@ impl Store for PgStore {
         collection: &str,
         record: Option<RecordId>,
     ) -> Result<Option<SubjectData>> {
-        read::load_subject(&*self.client().await?, subject, collection, record).await
+        crate::load::load_subject(&*self.client().await?, subject, Some(collection), record).await
     }
 
     async fn lookup(
@@ -326,7 +327,7 @@ impl Store for PgStore {
     }
 
     async fn load_subject_all(&self, subject: SubjectId) -> Result<Option<SubjectData>> {
-        read::load_subject_all(&*self.client().await?, subject).await
+        crate::load::load_subject(&*self.client().await?, subject, None, None).await
     }
 
     async fn ping(&self) -> Result<()> {
@@ -433,5 +434,26 @@ impl Store for PgStore {
         limit: u32,
     ) -> Result<Vec<privet_store::RetainedDueRow>> {
         crate::retained::due(&*self.client().await?, until, after, limit).await
+    }
+
+    async fn lookup_terms(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> Result<TermHits> {
+        read::lookup_terms(&*self.client().await?, collection, field, terms, meta_key).await
+    }
+
+    async fn lookup_and_load(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> Result<privet_store::FoundSubjects> {
+        let client = self.client().await?;
+        crate::load::lookup_and_load(&client, collection, field, terms, meta_key).await
     }
 }

@@ -170,6 +170,62 @@ pub(crate) fn meta(c: &Connection, key: &str) -> Result<Option<Vec<u8>>> {
         .map_err(backend)
 }
 
+/// The entries of any of `terms` and the `meta_key` value, in one read transaction (one
+/// snapshot): a statement per term, each a few microseconds on a pooled reader.
+pub(crate) fn lookup_terms(
+    c: &Connection,
+    collection: &str,
+    field: &str,
+    terms: &[Vec<u8>],
+    meta_key: &str,
+) -> Result<privet_store::TermHits> {
+    in_snapshot(c, |c| {
+        let mut hits = Vec::new();
+        for term in terms {
+            hits.extend(crate::index::lookup(c, collection, field, term)?);
+        }
+        // A record is indexed under one term per field, but `terms` may repeat one.
+        hits.sort_unstable_by_key(|(_, r): &(SubjectId, RecordId)| *r);
+        hits.dedup();
+        Ok(privet_store::TermHits {
+            hits,
+            meta: meta(c, meta_key)?,
+        })
+    })
+}
+
+/// [`lookup_terms`] with each hit loaded as `load_subject` loads it, in the same read
+/// transaction (one snapshot).
+pub(crate) fn lookup_and_load(
+    c: &Connection,
+    collection: &str,
+    field: &str,
+    terms: &[Vec<u8>],
+    meta_key: &str,
+) -> Result<privet_store::FoundSubjects> {
+    in_snapshot(c, |c| {
+        let mut hits = Vec::new();
+        for term in terms {
+            hits.extend(crate::index::lookup(c, collection, field, term)?);
+        }
+        hits.sort_unstable_by_key(|(_, r): &(SubjectId, RecordId)| *r);
+        hits.dedup();
+        let mut found = Vec::with_capacity(hits.len());
+        for (subject, record) in hits {
+            // In one snapshot an entry's record and subject exist; skipping is only defensive.
+            if let Some(data) = load_subject_in(c, subject, Some(collection), Some(record))?
+                && !data.records.is_empty()
+            {
+                found.push(data);
+            }
+        }
+        Ok(privet_store::FoundSubjects {
+            found,
+            meta: meta(c, meta_key)?,
+        })
+    })
+}
+
 pub(crate) fn api_key(c: &Connection, prefix: &str) -> Result<Option<ApiKeyRow>> {
     c.prepare_cached(
         "SELECT prefix, hash, principal, created_at, expires_at, revoked_at \

@@ -407,4 +407,24 @@ impl Store for SqliteStore {
         self.read(move |c| crate::retained::due(c, until, after, limit))
             .await
     }
+
+    async fn lookup_terms(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> Result<privet_store::TermHits> {
+        self.point_read(|c| read::lookup_terms(c, collection, field, terms, meta_key))
+    }
+
+    async fn lookup_and_load(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> Result<privet_store::FoundSubjects> {
+        self.point_read(|c| read::lookup_and_load(c, collection, field, terms, meta_key))
+    }
 }

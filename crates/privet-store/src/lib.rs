@@ -15,6 +15,7 @@ pub mod creation;
 pub mod dump;
 mod error;
 mod fold;
+mod lookup;
 mod retention;
 mod rights;
 mod rotation;
@@ -29,6 +30,7 @@ use privet_core::{MessageId, RecordId, RightsRequestId, SubjectId};
 pub use codec::{CodecError, decode_fields, encode_fields, from_micros, micros};
 pub use error::StoreError;
 pub use fold::{GrantRow, fold_grants};
+pub use lookup::{FoundSubjects, TermHits};
 pub use retention::{LegalHoldRow, RetainedDueRow, RetentionRow};
 pub use rights::{OutboxRow, RequestEventRow, RequestFilter, RightsRequestRow};
 pub use rotation::{KeyTable, StaleIndexRecord, WrappedKeyRow};
@@ -224,4 +226,30 @@ pub trait Store: Send + Sync + 'static {
         after: Option<(time::OffsetDateTime, RecordId)>,
         limit: u32,
     ) -> Result<Vec<RetainedDueRow>>;
+
+    /// The (subject, record) pairs whose blind-index term for `collection.field` is any of
+    /// `terms`, ordered by record id and each once, together with the metadata value under
+    /// `meta_key`, all read in **one snapshot** (one statement on PostgreSQL). `terms` are one
+    /// value's terms under each master-key version a server holds; a lookup reads the
+    /// version a key rotation recorded beside them, and needs it from the same snapshot as
+    /// the entries to know that no entry was re-keyed to a version it lacks (see the vault's
+    /// `lookup_term`, which uses [`Store::lookup_and_load`]: this and the loads of the hits).
+    async fn lookup_terms(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> Result<TermHits>;
+
+    /// [`Store::lookup_terms`] with every hit loaded as [`Store::load_subject`] loads the
+    /// subject with the record hit, all in one snapshot (one statement on PostgreSQL): a
+    /// lookup by a searchable field in one round trip.
+    async fn lookup_and_load(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> Result<FoundSubjects>;
 }

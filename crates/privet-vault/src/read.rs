@@ -244,18 +244,15 @@ impl Vault {
         let term = f
             .normalize_query(value)
             .map_err(|e| VaultError::Invalid(privet_core::ValidationErrors(vec![e])))?;
-        let hits = self
+        // Each hit comes loaded with the lookup, in its snapshot (one round trip).
+        let found = self
             .lookup_term(&profile.name, field, term.expose())
             .await?;
-        let mut views = Vec::with_capacity(hits.len());
-        let mut subjects = Vec::with_capacity(hits.len());
-        let mut entries = Vec::with_capacity(hits.len().max(1));
-        for (subject, record) in hits {
-            let Some(data) = self
-                .inner
-                .store
-                .load_subject(subject, &profile.name, Some(record))
-                .await?
+        let mut views = Vec::with_capacity(found.len());
+        let mut subjects = Vec::with_capacity(found.len());
+        let mut entries = Vec::with_capacity(found.len().max(1));
+        for data in found {
+            let (subject, Some(record)) = (data.subject.id, data.records.first().map(|r| r.id))
             else {
                 continue;
             };

@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 
 use privet_audit::{Action, AuditEntry};
-use privet_core::{RecordId, SubjectId};
+use privet_core::RecordId;
 use privet_crypto::{KeyVersion, WrappedKey};
-use privet_store::{IndexEntry, KeyTable, Op, WriteSet};
+use privet_store::{IndexEntry, KeyTable, Op, SubjectData, WriteSet};
 
 use crate::seal::index_entry;
 use crate::vault::kcv_key;
@@ -478,34 +478,45 @@ impl Vault {
         Ok(())
     }
 
-    /// The subjects and records a blind-index lookup finds, querying the term under every
-    /// master-key version held (one query when one version is held): during a re-index some
-    /// entries are still keyed from the old version, some already from the new one.
+    /// What a blind-index lookup finds — each (subject, record) hit loaded as
+    /// `load_subject` with that record loads it — querying the term under every master-key
+    /// version held: during a re-index some entries are still keyed from the old version,
+    /// some already from the new one.
     ///
     /// A server that has not re-read its key file since a rotation began does not hold the
-    /// new version, and misses entries already re-keyed to it. So after querying, it reads
-    /// the version the rotation recorded; if that is newer than its own, it re-reads its keys
-    /// and queries again. Reading the version *after* the index is what makes this exact:
-    /// if it is still the old one, no entry had been re-keyed when the index was read (the
-    /// rotation records the version before it re-keys anything).
+    /// new version, and misses entries already re-keyed to it. So the lookup also reads the
+    /// version the rotation recorded; if that is newer than the server's own, it re-reads its
+    /// keys and looks up again. The terms of every held version, the loads of the hits and the
+    /// recorded version are read in **one snapshot**
+    /// ([`privet_store::Store::lookup_and_load`]: one statement on PostgreSQL), which makes
+    /// this exact: the rotation commits the recorded version before it re-keys anything, so
+    /// if the snapshot shows a version no newer than the server's, no entry in that snapshot
+    /// is keyed from a version the server lacks, and every entry of the value is found under
+    /// one of the terms asked for (a re-index moves an entry from one term to another in one
+    /// transaction, so the snapshot holds it under exactly one). The earlier form — one query
+    /// per version, then the recorded version, then a load per hit — needed an ordering
+    /// argument across separate snapshots and cost a round trip each.
     pub(crate) async fn lookup_term(
         &self,
         collection: &str,
         field: &str,
         term: &[u8],
-    ) -> Result<Vec<(SubjectId, RecordId)>, VaultError> {
+    ) -> Result<Vec<SubjectData>, VaultError> {
         let held = self.keys();
-        let hits = self.lookup_with(&held, collection, field, term).await?;
-        let recorded = self.inner.store.meta(CURRENT_VERSION).await?;
-        let recorded = recorded
+        let found = self.lookup_with(&held, collection, field, term).await?;
+        let recorded = found
+            .meta
             .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
             .map(|b| KeyVersion(u32::from_be_bytes(b)));
         match recorded {
             Some(v) if v > held.current() && self.reload_keys_on_miss(v).await => {
                 let keys = self.keys();
-                self.lookup_with(&keys, collection, field, term).await
+                Ok(self
+                    .lookup_with(&keys, collection, field, term)
+                    .await?
+                    .found)
             }
-            _ => Ok(hits),
+            _ => Ok(found.found),
         }
     }
 
@@ -515,24 +526,21 @@ impl Vault {
         collection: &str,
         field: &str,
         term: &[u8],
-    ) -> Result<Vec<(SubjectId, RecordId)>, VaultError> {
-        // Oldest version first. A re-index moves an entry from an older version's term to a
-        // newer one's between two of these queries (each its own snapshot), never back: asked
-        // in this order, an entry moved before the older query is found by the newer one.
-        // (Newest first, an entry moved between the two queries was missed by both.)
-        let versions = keys.versions();
-        let mut hits: Vec<(SubjectId, RecordId)> = Vec::new();
-        for v in versions {
-            let hash = keys
-                .blind_index_under(v, collection, field, term)
-                .map_err(VaultError::WrongKey)?;
-            for hit in self.inner.store.lookup(collection, field, &hash).await? {
-                if !hits.contains(&hit) {
-                    hits.push(hit);
-                }
-            }
-        }
-        Ok(hits)
+    ) -> Result<privet_store::FoundSubjects, VaultError> {
+        let terms = keys
+            .versions()
+            .into_iter()
+            .map(|v| {
+                keys.blind_index_under(v, collection, field, term)
+                    .map(|h| h.to_vec())
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(VaultError::WrongKey)?;
+        Ok(self
+            .inner
+            .store
+            .lookup_and_load(collection, field, &terms, CURRENT_VERSION)
+            .await?)
     }
 
     fn admin_entry(&self, reason: String, count: Option<u64>) -> AuditEntry {

@@ -271,6 +271,30 @@ impl Store for Unaudited {
     ) -> privet_store::Result<Vec<privet_store::RetainedDueRow>> {
         self.0.retained_due(until, after, limit).await
     }
+
+    async fn lookup_terms(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> privet_store::Result<privet_store::TermHits> {
+        self.0
+            .lookup_terms(collection, field, terms, meta_key)
+            .await
+    }
+
+    async fn lookup_and_load(
+        &self,
+        collection: &str,
+        field: &str,
+        terms: &[Vec<u8>],
+        meta_key: &str,
+    ) -> privet_store::Result<privet_store::FoundSubjects> {
+        self.0
+            .lookup_and_load(collection, field, terms, meta_key)
+            .await
+    }
 }
 
 /// `readers` concurrent tasks reading `ids` (each id once) through `vault`: reads/s.

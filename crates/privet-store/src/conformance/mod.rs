@@ -17,6 +17,7 @@ mod audit;
 mod batches;
 mod consent;
 mod export;
+mod lookup;
 mod portal;
 mod principals;
 mod retained;
@@ -28,6 +29,7 @@ pub use audit::*;
 pub use batches::*;
 pub use consent::*;
 pub use export::*;
+pub use lookup::*;
 pub use portal::*;
 pub use principals::*;
 pub use retained::*;
@@ -90,6 +92,8 @@ macro_rules! store_conformance_tests {
             purging_kept_records_destroys_the_class_key_with_the_last,
             retained_keys_are_counted_paged_and_rewrapped_by_version,
             an_outbox_recipient_is_kept_with_its_message_and_deleted_with_it,
+            a_lookup_of_several_terms_finds_each_entry_once_with_the_meta_value,
+            a_lookup_and_load_returns_each_hit_as_its_subject_loads_with_that_record,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
