@@ -9,10 +9,13 @@
 //!
 //! A WAL only starts over from its beginning when a write transaction begins after a
 //! checkpoint copied all of it. Under sustained writes the background checkpoint is always a
-//! commit behind, so past [`Checkpointer::HARD_LIMIT_PAGES`] the writer itself runs a PASSIVE
-//! checkpoint between two groups (copying what the background thread has not, without
-//! waiting for readers), and the next transaction restarts the WAL: the file stays bounded as
-//! with SQLite's own automatic checkpoints.
+//! commit behind, so the writer finishes it itself, between two groups, with a PASSIVE
+//! checkpoint of what the background thread has not copied (without waiting for readers);
+//! the next transaction then restarts the WAL. It does so as soon as the remainder is small
+//! ([`Checkpointer::CATCH_UP_PAGES`]: many small commits, as audited reads make — a WAL left to
+//! grow measurably slowed their commits, whose syncs then extend the file), and in any case
+//! past [`Checkpointer::HARD_LIMIT_PAGES`] (a bulk import, whose commits are each larger than
+//! the catch-up), so the file stays bounded as with SQLite's own automatic checkpoints.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,6 +30,9 @@ use rusqlite::Connection;
 pub(crate) struct Checkpointer {
     /// Frames in the WAL after the writer's last commit (set by its WAL hook).
     frames: Arc<AtomicI64>,
+    /// Frames the background thread's last checkpoint copied (0: none since the WAL last
+    /// started over, as far as the writer knows).
+    copied: Arc<AtomicI64>,
     nudge: Option<SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -37,6 +43,8 @@ impl Checkpointer {
     pub(crate) const NUDGE_PAGES: i64 = 1_000;
     /// WAL size (pages, ≈ 64 MiB) at which the writer checkpoints itself so the WAL restarts.
     pub(crate) const HARD_LIMIT_PAGES: i64 = 16_000;
+    /// What the writer copies itself to finish a background checkpoint (pages, 1 MiB).
+    pub(crate) const CATCH_UP_PAGES: i64 = 256;
 
     /// Takes over checkpointing from `writer` (whose automatic checkpoints stop: a WAL hook
     /// replaces them) and starts the background thread on a connection to `path`.
@@ -53,18 +61,24 @@ impl Checkpointer {
             .map_err(|e| StoreError::Backend(format!("cannot set the WAL hook: {e}")))?;
         // One pending nudge is enough: the checkpoint it triggers copies everything committed.
         let (nudge, rx) = mpsc::sync_channel::<()>(1);
+        let copied = Arc::new(AtomicI64::new(0));
+        let reported = Arc::clone(&copied);
         let thread = std::thread::Builder::new()
             .name("privet-sqlite-ckpt".into())
             .spawn(move || {
                 while rx.recv().is_ok() {
-                    if let Err(e) = passive(&conn) {
-                        tracing::warn!(error = %e, "background WAL checkpoint failed");
+                    match passive(&conn) {
+                        // All of it: the WAL starts over at the next write transaction.
+                        Ok((_, log, done)) if done >= log => reported.store(0, Ordering::Relaxed),
+                        Ok((_, _, done)) => reported.store(done, Ordering::Relaxed),
+                        Err(e) => tracing::warn!(error = %e, "background WAL checkpoint failed"),
                     }
                 }
             })
             .map_err(|e| StoreError::Backend(format!("cannot start checkpoint thread: {e}")))?;
         Ok(Self {
             frames,
+            copied,
             nudge: Some(nudge),
             thread: Some(thread),
         })
@@ -73,12 +87,13 @@ impl Checkpointer {
     /// Called by the writer after each commit, outside any transaction.
     pub(crate) fn after_commit(&self, writer: &Connection) {
         let pages = self.frames.load(Ordering::Relaxed);
-        if pages >= Self::HARD_LIMIT_PAGES {
+        if writer_checkpoints(pages, self.copied.load(Ordering::Relaxed)) {
             // The background thread may be mid-checkpoint; PASSIVE then returns at once.
             if let Err(e) = passive(writer) {
                 tracing::debug!(error = %e, pages, "writer's WAL checkpoint did not run");
             }
             self.frames.store(0, Ordering::Relaxed);
+            self.copied.store(0, Ordering::Relaxed);
         } else if pages >= Self::NUDGE_PAGES
             && let Some(nudge) = &self.nudge
         {
@@ -99,6 +114,14 @@ impl Drop for Checkpointer {
             let _ = t.join();
         }
     }
+}
+
+/// Whether the writer checkpoints itself after a commit that left `pages` frames in the WAL,
+/// `copied` of them already copied by the background thread (0: none known).
+fn writer_checkpoints(pages: i64, copied: i64) -> bool {
+    let small_rest =
+        copied > 0 && copied <= pages && pages - copied <= Checkpointer::CATCH_UP_PAGES;
+    pages >= Checkpointer::HARD_LIMIT_PAGES || (pages >= Checkpointer::NUDGE_PAGES && small_rest)
 }
 
 /// One PASSIVE checkpoint: copies what it can without waiting for readers or the writer.
@@ -151,6 +174,22 @@ mod tests {
         // No automatic checkpoint ran in the commit itself: the writer's WAL hook replaced it,
         // so the file was still the schema page before the nudge.
         assert!(db_before < 100 * 4096, "database was {db_before} bytes");
+    }
+
+    #[test]
+    fn the_writer_finishes_a_checkpoint_when_little_is_left_or_the_wal_is_too_big() {
+        let w = writer_checkpoints;
+        // The background thread copied 1,000 of 1,040 frames: the writer copies the rest.
+        assert!(w(1_040, 1_000));
+        // A bulk commit added more than the catch-up since: left to the background.
+        assert!(!w(2_200, 1_000));
+        // Nothing copied yet, or a count from before the WAL started over.
+        assert!(!w(1_040, 0));
+        assert!(!w(1_040, 3_000));
+        // Below the nudge size, nothing to do.
+        assert!(!w(500, 480));
+        // Past the hard limit, whatever was copied.
+        assert!(w(Checkpointer::HARD_LIMIT_PAGES, 0));
     }
 
     #[test]
