@@ -30,8 +30,8 @@ use rusqlite::Connection;
 pub(crate) struct Checkpointer {
     /// Frames in the WAL after the writer's last commit (set by its WAL hook).
     frames: Arc<AtomicI64>,
-    /// Frames the background thread's last checkpoint copied (0: none since the WAL last
-    /// started over, as far as the writer knows).
+    /// Up to which frame the background thread's last checkpoint copied the WAL (0: none
+    /// since the writer's own; more than the WAL holds: from before the WAL started over).
     copied: Arc<AtomicI64>,
     nudge: Option<SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -68,8 +68,6 @@ impl Checkpointer {
             .spawn(move || {
                 while rx.recv().is_ok() {
                     match passive(&conn) {
-                        // All of it: the WAL starts over at the next write transaction.
-                        Ok((_, log, done)) if done >= log => reported.store(0, Ordering::Relaxed),
                         Ok((_, _, done)) => reported.store(done, Ordering::Relaxed),
                         Err(e) => tracing::warn!(error = %e, "background WAL checkpoint failed"),
                     }
