@@ -147,14 +147,21 @@ mod tests {
         tx.commit().unwrap();
     }
 
-    #[test]
-    fn the_background_thread_copies_the_wal_into_the_database() {
+    /// A database with one table, its writer connection and that writer's checkpointer.
+    fn writer_with_checkpointer() -> (tempfile::TempDir, Connection, Checkpointer) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.db");
         crate::store::create_private(&path).unwrap();
         let mut w = crate::store::open_conn(&path, 8).unwrap();
         w.execute("CREATE TABLE t (v BLOB)", []).unwrap();
         let ck = Checkpointer::start(&mut w, &path).unwrap();
+        (dir, w, ck)
+    }
+
+    #[test]
+    fn the_background_thread_copies_the_wal_into_the_database() {
+        let (dir, w, ck) = writer_with_checkpointer();
+        let path = dir.path().join("c.db");
         // 1,500 pages: past the nudge, below the hard limit.
         fill(&w, 1_500);
         let db_before = std::fs::metadata(&path).unwrap().len();
@@ -192,12 +199,8 @@ mod tests {
 
     #[test]
     fn the_wal_stays_bounded_under_sustained_writes() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, w, ck) = writer_with_checkpointer();
         let path = dir.path().join("c.db");
-        crate::store::create_private(&path).unwrap();
-        let mut w = crate::store::open_conn(&path, 8).unwrap();
-        w.execute("CREATE TABLE t (v BLOB)", []).unwrap();
-        let ck = Checkpointer::start(&mut w, &path).unwrap();
         // ≈ 60,000 pages written in 120 commits, four times the hard limit.
         for _ in 0..120 {
             fill(&w, 500);

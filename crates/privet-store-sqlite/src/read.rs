@@ -170,6 +170,23 @@ pub(crate) fn meta(c: &Connection, key: &str) -> Result<Option<Vec<u8>>> {
         .map_err(backend)
 }
 
+/// The (subject, record) entries of any of `terms`, each once.
+fn hits_of_terms(
+    c: &Connection,
+    collection: &str,
+    field: &str,
+    terms: &[Vec<u8>],
+) -> Result<Vec<(SubjectId, RecordId)>> {
+    let mut hits = Vec::new();
+    for term in terms {
+        hits.extend(crate::index::lookup(c, collection, field, term)?);
+    }
+    // A record is indexed under one term per field, but `terms` may repeat one.
+    hits.sort_unstable_by_key(|(_, r)| *r);
+    hits.dedup();
+    Ok(hits)
+}
+
 /// The entries of any of `terms` and the `meta_key` value, in one read transaction (one
 /// snapshot): a statement per term, each a few microseconds on a pooled reader.
 pub(crate) fn lookup_terms(
@@ -180,15 +197,8 @@ pub(crate) fn lookup_terms(
     meta_key: &str,
 ) -> Result<privet_store::TermHits> {
     in_snapshot(c, |c| {
-        let mut hits = Vec::new();
-        for term in terms {
-            hits.extend(crate::index::lookup(c, collection, field, term)?);
-        }
-        // A record is indexed under one term per field, but `terms` may repeat one.
-        hits.sort_unstable_by_key(|(_, r): &(SubjectId, RecordId)| *r);
-        hits.dedup();
         Ok(privet_store::TermHits {
-            hits,
+            hits: hits_of_terms(c, collection, field, terms)?,
             meta: meta(c, meta_key)?,
         })
     })
@@ -204,12 +214,7 @@ pub(crate) fn lookup_and_load(
     meta_key: &str,
 ) -> Result<privet_store::FoundSubjects> {
     in_snapshot(c, |c| {
-        let mut hits = Vec::new();
-        for term in terms {
-            hits.extend(crate::index::lookup(c, collection, field, term)?);
-        }
-        hits.sort_unstable_by_key(|(_, r): &(SubjectId, RecordId)| *r);
-        hits.dedup();
+        let hits = hits_of_terms(c, collection, field, terms)?;
         let mut found = Vec::with_capacity(hits.len());
         for (subject, record) in hits {
             // In one snapshot an entry's record and subject exist; skipping is only defensive.
