@@ -5,6 +5,7 @@
 //! encrypted. Error messages name fields and limits, never the values themselves.
 
 mod decimal;
+mod phone;
 mod value;
 
 #[cfg(test)]

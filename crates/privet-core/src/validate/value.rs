@@ -269,7 +269,7 @@ fn normalize_phone(raw: &str, region: Option<&str>) -> Result<String, &'static s
         return Err("must start with + and a country code");
     }
     let number = phonenumber::parse(region, s).map_err(|_| INVALID)?;
-    if number.extension().is_some() || !phonenumber::is_valid(&number) {
+    if number.extension().is_some() || !super::phone::is_valid(&number) {
         return Err(INVALID);
     }
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
