@@ -30,6 +30,7 @@ mod retained;
 mod retention;
 mod rights;
 mod rotation;
+mod shared;
 mod snapshot;
 mod store;
 mod tls;

@@ -18,6 +18,7 @@ use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{NoTls, Socket};
 
 use crate::error::{db, pool};
+use crate::shared::SharedReaders;
 use crate::{apply, consent, migrate, principals, read, tls};
 
 /// Connection settings beyond the URL.
@@ -58,6 +59,8 @@ const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The PostgreSQL backend.
 pub struct PgStore {
     pool: Pool,
+    /// Connections point reads share (see `shared`).
+    readers: SharedReaders,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -177,11 +180,19 @@ impl PgStore {
         drop(client);
         let _ = conn_task.await;
         migrated?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            readers: SharedReaders::for_pool(options.pool_size.max(1)),
+        })
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(pool)
+    }
+
+    /// A connection for a one-statement read, possibly shared with other such reads.
+    async fn reader(&self) -> Result<std::sync::Arc<deadpool_postgres::Object>> {
+        self.readers.get(&self.pool).await
     }
 }
 
@@ -222,7 +233,7 @@ impl Store for PgStore {
         collection: &str,
         record: Option<RecordId>,
     ) -> Result<Option<SubjectData>> {
-        crate::load::load_subject(&*self.client().await?, subject, Some(collection), record).await
+        crate::load::load_subject(&*self.reader().await?, subject, Some(collection), record).await
     }
 
     async fn lookup(
@@ -231,7 +242,7 @@ impl Store for PgStore {
         field: &str,
         term: &[u8],
     ) -> Result<Vec<(SubjectId, RecordId)>> {
-        read::lookup(&*self.client().await?, collection, field, term).await
+        read::lookup(&*self.reader().await?, collection, field, term).await
     }
 
     async fn consent_history(&self, subject: SubjectId) -> Result<Vec<ConsentEventRow>> {
@@ -254,7 +265,7 @@ impl Store for PgStore {
     }
 
     async fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRow>> {
-        read::api_key(&*self.client().await?, prefix).await
+        read::api_key(&*self.reader().await?, prefix).await
     }
 
     async fn principal(&self, id: &str) -> Result<Option<PrincipalRow>> {
@@ -327,7 +338,7 @@ impl Store for PgStore {
     }
 
     async fn load_subject_all(&self, subject: SubjectId) -> Result<Option<SubjectData>> {
-        crate::load::load_subject(&*self.client().await?, subject, None, None).await
+        crate::load::load_subject(&*self.reader().await?, subject, None, None).await
     }
 
     async fn ping(&self) -> Result<()> {
@@ -443,7 +454,7 @@ impl Store for PgStore {
         terms: &[Vec<u8>],
         meta_key: &str,
     ) -> Result<TermHits> {
-        read::lookup_terms(&*self.client().await?, collection, field, terms, meta_key).await
+        read::lookup_terms(&*self.reader().await?, collection, field, terms, meta_key).await
     }
 
     async fn lookup_and_load(
@@ -453,7 +464,7 @@ impl Store for PgStore {
         terms: &[Vec<u8>],
         meta_key: &str,
     ) -> Result<privet_store::FoundSubjects> {
-        let client = self.client().await?;
+        let client = self.reader().await?;
         crate::load::lookup_and_load(&client, collection, field, terms, meta_key).await
     }
 }

@@ -137,22 +137,27 @@ async fn import_both(
         took.as_secs_f64()
     );
     s.baseline.create_table().await?;
+    let cpu = CpuMeter::start();
     let took = s
         .baseline
         .import(rows, batch, IN_FLIGHT, PGP_RANDOM_KEY)
         .await?;
+    let base_cpu = cpu.per_op(rows.len());
     let base = rate(n, took);
     println!(
         "  baseline, pgcrypto aes256 s2k-mode=1            {base:>9.0} subjects/s  ({:.2}s)",
         took.as_secs_f64()
     );
+    let cpu = CpuMeter::start();
     let (took, imported) = load(&s.vault, n, batch).await;
+    let privet_cpu = cpu.per_op(rows.len());
     anyhow::ensure!(imported as u64 == n, "only {imported} of {n} imported");
     let privet = rate(n, took);
     println!(
         "  privet (encrypted, blind-indexed, audited)      {privet:>9.0} subjects/s  ({:.2}s)",
         took.as_secs_f64()
     );
+    print_cpu("subject", [("privet", privet_cpu), ("baseline", base_cpu)]);
     Ok((base, privet))
 }
 
@@ -283,6 +288,7 @@ async fn read_workload(s: &Setup, n: u64, reads: usize) -> Result<()> {
     let keys = Arc::clone(&s.keys);
     let vault_schema = Arc::new(schema.clone());
     let grants = Arc::new(grants);
+    let cpu = CpuMeter::start();
     let privet_rate = concurrent(ids.len(), |w, per| {
         let (ids, keys, store, schema, grants) = (
             Arc::clone(&ids),
@@ -305,6 +311,7 @@ async fn read_workload(s: &Setup, n: u64, reads: usize) -> Result<()> {
         }
     })
     .await?;
+    let privet_cpu = cpu.per_op(ids.len() / READERS * READERS);
     let mut prepared = Vec::with_capacity(CONNECTIONS);
     for c in 0..CONNECTIONS {
         prepared.push(Arc::new(
@@ -312,6 +319,7 @@ async fn read_workload(s: &Setup, n: u64, reads: usize) -> Result<()> {
         ));
     }
     let base_ids: Arc<Vec<[u8; 16]>> = Arc::new(sample.iter().map(|(_, b, _)| *b).collect());
+    let cpu = CpuMeter::start();
     let base_rate = concurrent(base_ids.len(), |w, per| {
         let (ids, reads): (_, Arc<BaselineReads>) = (
             Arc::clone(&base_ids),
@@ -325,10 +333,12 @@ async fn read_workload(s: &Setup, n: u64, reads: usize) -> Result<()> {
         }
     })
     .await?;
+    let base_cpu = cpu.per_op(base_ids.len() / READERS * READERS);
     println!(
         "  {READERS} readers, unaudited: privet {privet_rate:.0} reads/s, baseline {base_rate:.0} reads/s, ratio {:.2}",
         privet_rate / base_rate
     );
+    print_cpu("read", [("privet", privet_cpu), ("baseline", base_cpu)]);
 
     // 3. The full audited read through the vault: one reader, then 32.
     let mut t_full = Vec::new();
@@ -373,4 +383,81 @@ where
         r??;
     }
     Ok((per * READERS) as f64 / started.elapsed().as_secs_f64())
+}
+
+fn print_cpu(per: &str, runs: [(&str, Option<CpuPerOp>); 2]) {
+    for (who, cpu) in runs {
+        if let Some(c) = cpu {
+            println!(
+                "    CPU per {per}, {who:<8}: {:>5.1} µs in this process, {:>5.1} µs elsewhere (PostgreSQL), machine {:.0} % busy",
+                c.process_us, c.elsewhere_us, c.busy_pct
+            );
+        }
+    }
+}
+
+/// CPU time over a stretch of the benchmark, from Linux's `/proc`: this process's and the
+/// whole machine's (on a machine doing nothing else, the rest is PostgreSQL's). Shows which
+/// side of the connection a workload's CPU goes to; `None` where `/proc` cannot be read.
+struct CpuMeter {
+    start: Option<CpuTicks>,
+}
+
+/// Clock ticks (100 per second on Linux): this process's user + system time, the machine's
+/// busy time, and its total time (all CPUs).
+#[derive(Clone, Copy)]
+struct CpuTicks {
+    process: u64,
+    busy: u64,
+    total: u64,
+}
+
+struct CpuPerOp {
+    process_us: f64,
+    elsewhere_us: f64,
+    busy_pct: f64,
+}
+
+impl CpuMeter {
+    fn start() -> Self {
+        Self { start: cpu_ticks() }
+    }
+
+    fn per_op(&self, ops: usize) -> Option<CpuPerOp> {
+        let (a, b) = (self.start?, cpu_ticks()?);
+        let tick_us = 10_000.0;
+        let ops = ops.max(1) as f64;
+        let process = b.process.saturating_sub(a.process) as f64;
+        let busy = b.busy.saturating_sub(a.busy) as f64;
+        Some(CpuPerOp {
+            process_us: process * tick_us / ops,
+            elsewhere_us: (busy - process).max(0.0) * tick_us / ops,
+            busy_pct: 100.0 * busy / (b.total.saturating_sub(a.total).max(1) as f64),
+        })
+    }
+}
+
+fn cpu_ticks() -> Option<CpuTicks> {
+    let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which may hold spaces: split after its ')'.
+    let fields: Vec<&str> = own.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let all = std::fs::read_to_string("/proc/stat").ok()?;
+    // "cpu  user nice system idle iowait irq softirq steal …"
+    let cpu: Vec<u64> = all
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    let total: u64 = cpu.iter().sum();
+    let idle = cpu.get(3)? + cpu.get(4)?;
+    Some(CpuTicks {
+        process: utime + stime,
+        busy: total.saturating_sub(idle),
+        total,
+    })
 }
