@@ -340,6 +340,56 @@ async fn read_workload(s: &Setup, n: u64, reads: usize) -> Result<()> {
     );
     print_cpu("read", [("privet", privet_cpu), ("baseline", base_cpu)]);
 
+    // 2b. The same 32 readers looking customers up by email.
+    let emails: Arc<Vec<String>> = Arc::new(sample.iter().map(|(_, _, e)| e.clone()).collect());
+    let cpu = CpuMeter::start();
+    let privet_rate = concurrent(emails.len(), |w, per| {
+        let (emails, keys, store, schema, grants) = (
+            Arc::clone(&emails),
+            Arc::clone(&keys),
+            Arc::clone(&store),
+            Arc::clone(&vault_schema),
+            Arc::clone(&grants),
+        );
+        async move {
+            let profile = schema.profile().context("no profile")?;
+            let purp = schema.purpose(purpose).context("no purpose")?;
+            let field = profile.field("email").context("no email field")?;
+            for email in emails.iter().skip(w * per).take(per) {
+                let term = field.normalize_query(email)?;
+                let hash = keys.blind_index(&profile.name, "email", term.expose());
+                let found = store
+                    .lookup_and_load(&profile.name, "email", &[hash.to_vec()], "keys:current")
+                    .await?;
+                anyhow::ensure!(!found.found.is_empty(), "a customer was not found");
+                for data in &found.found {
+                    open_released(&keys, &grants, profile, purp, data)?;
+                }
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let privet_cpu = cpu.per_op(emails.len() / READERS * READERS);
+    let cpu = CpuMeter::start();
+    let base_rate = concurrent(emails.len(), |w, per| {
+        let (emails, reads): (_, Arc<BaselineReads>) =
+            (Arc::clone(&emails), Arc::clone(&prepared[w % CONNECTIONS]));
+        async move {
+            for email in emails.iter().skip(w * per).take(per) {
+                anyhow::ensure!(reads.by_hmac(email).await? > 0, "a customer was not found");
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let base_cpu = cpu.per_op(emails.len() / READERS * READERS);
+    println!(
+        "  {READERS} readers, lookups by email, unaudited: privet {privet_rate:.0} lookups/s, baseline {base_rate:.0} lookups/s, ratio {:.2}",
+        privet_rate / base_rate
+    );
+    print_cpu("lookup", [("privet", privet_cpu), ("baseline", base_cpu)]);
+
     // 3. The full audited read through the vault: one reader, then 32.
     let mut t_full = Vec::new();
     for (id, _, _) in sample.iter().take(2000) {
