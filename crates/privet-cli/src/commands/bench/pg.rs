@@ -285,27 +285,24 @@ async fn read_workload(s: &Setup, n: u64, reads: usize) -> Result<()> {
 
     // 2. 32 concurrent readers, unaudited, over 16 connections.
     let ids: Arc<Vec<SubjectId>> = Arc::new(sample.iter().map(|(id, _, _)| *id).collect());
-    let keys = Arc::clone(&s.keys);
-    let vault_schema = Arc::new(schema.clone());
-    let grants = Arc::new(grants);
+    let reader = Arc::new(Reader {
+        keys: Arc::clone(&s.keys),
+        store: Arc::clone(&store),
+        schema: schema.clone(),
+        grants,
+    });
     let cpu = CpuMeter::start();
     let privet_rate = concurrent(ids.len(), |w, per| {
-        let (ids, keys, store, schema, grants) = (
-            Arc::clone(&ids),
-            Arc::clone(&keys),
-            Arc::clone(&store),
-            Arc::clone(&vault_schema),
-            Arc::clone(&grants),
-        );
+        let (ids, r) = (Arc::clone(&ids), Arc::clone(&reader));
         async move {
-            let profile = schema.profile().context("no profile")?;
-            let purp = schema.purpose(purpose).context("no purpose")?;
+            let (profile, purp) = r.profile(purpose)?;
             for id in ids.iter().skip(w * per).take(per) {
-                let data = store
+                let data = r
+                    .store
                     .load_subject(*id, &profile.name, None)
                     .await?
                     .context("missing")?;
-                open_released(&keys, &grants, profile, purp, &data)?;
+                open_released(&r.keys, &r.grants, profile, purp, &data)?;
             }
             Ok(())
         }
@@ -344,26 +341,20 @@ async fn read_workload(s: &Setup, n: u64, reads: usize) -> Result<()> {
     let emails: Arc<Vec<String>> = Arc::new(sample.iter().map(|(_, _, e)| e.clone()).collect());
     let cpu = CpuMeter::start();
     let privet_rate = concurrent(emails.len(), |w, per| {
-        let (emails, keys, store, schema, grants) = (
-            Arc::clone(&emails),
-            Arc::clone(&keys),
-            Arc::clone(&store),
-            Arc::clone(&vault_schema),
-            Arc::clone(&grants),
-        );
+        let (emails, r) = (Arc::clone(&emails), Arc::clone(&reader));
         async move {
-            let profile = schema.profile().context("no profile")?;
-            let purp = schema.purpose(purpose).context("no purpose")?;
+            let (profile, purp) = r.profile(purpose)?;
             let field = profile.field("email").context("no email field")?;
             for email in emails.iter().skip(w * per).take(per) {
                 let term = field.normalize_query(email)?;
-                let hash = keys.blind_index(&profile.name, "email", term.expose());
-                let found = store
+                let hash = r.keys.blind_index(&profile.name, "email", term.expose());
+                let found = r
+                    .store
                     .lookup_and_load(&profile.name, "email", &[hash.to_vec()], "keys:current")
                     .await?;
                 anyhow::ensure!(!found.found.is_empty(), "a customer was not found");
                 for data in &found.found {
-                    open_released(&keys, &grants, profile, purp, data)?;
+                    open_released(&r.keys, &r.grants, profile, purp, data)?;
                 }
             }
             Ok(())
@@ -415,6 +406,22 @@ async fn read_workload(s: &Setup, n: u64, reads: usize) -> Result<()> {
     .await?;
     println!("  privet read_subject, audited, {READERS} readers: {audited:.0} reads/s");
     Ok(())
+}
+
+/// What the concurrent readers share: Privet's read path before its audit append.
+struct Reader {
+    keys: Arc<Keyring>,
+    store: Arc<dyn privet_store::Store>,
+    schema: Schema,
+    grants: Grants,
+}
+
+impl Reader {
+    fn profile(&self, purpose: &str) -> Result<(&privet_core::Collection, &privet_core::Purpose)> {
+        let profile = self.schema.profile().context("no profile")?;
+        let purp = self.schema.purpose(purpose).context("no purpose")?;
+        Ok((profile, purp))
+    }
 }
 
 /// Runs `READERS` tasks, task `w` doing its share (`per` items) of `total`; reads per second.
