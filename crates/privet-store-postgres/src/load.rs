@@ -138,15 +138,22 @@ pub(crate) async fn lookup_and_load(
             params.len()
         ));
     }
+    // One row per subject hit (its hit records in an array), each feeding the load's body as
+    // a by-id load: plain parameterized index scans. (Feeding the hits through a CTE into four
+    // `IN (…)` semi-joins cost PostgreSQL a hash aggregate per branch: 96–104 µs per execution
+    // against 86–94 µs for this form, pgbench -M prepared, one client.)
     let sql = format!(
-        "WITH h AS MATERIALIZED ({}) {} \
+        "SELECT l.* FROM \
+           (SELECT subject_id, array_agg(record_id) AS records FROM ({}) hits \
+            GROUP BY subject_id) h \
+         CROSS JOIN LATERAL ({}) l \
          UNION ALL \
          SELECT {META}, NULL, NULL, NULL, NULL, value, NULL, NULL, NULL, NULL, NULL, NULL \
          FROM meta WHERE key = $1",
         hits.join(" UNION ALL "),
         load_sql(
-            "IN (SELECT subject_id FROM h)",
-            "x.id IN (SELECT record_id FROM h) AND x.collection = $2",
+            "= h.subject_id",
+            "x.id = ANY(h.records) AND x.collection = $2",
         )
     );
     let stmt = c.prepare_cached(&sql).await.map_err(db)?;

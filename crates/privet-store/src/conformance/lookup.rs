@@ -137,12 +137,13 @@ pub async fn a_lookup_and_load_returns_each_hit_as_its_subject_loads_with_that_r
     store: Arc<impl Store>,
 ) {
     let (a, b) = (subject(), subject());
-    let (ra, ra2, rb) = (
+    let (ra, ra2, ra3, rb) = (
         record(a.id, "customers", 1),
         record(a.id, "customers", 5),
+        record(a.id, "customers", 9),
         record(b.id, "customers", 2),
     );
-    create(&*store, &a, &[ra.clone(), ra2.clone()]).await;
+    create(&*store, &a, &[ra.clone(), ra2.clone(), ra3.clone()]).await;
     create(&*store, &b, std::slice::from_ref(&rb)).await;
     let consent = ConsentEventRow {
         subject: a.id,
@@ -174,6 +175,11 @@ pub async fn a_lookup_and_load_returns_each_hit_as_its_subject_loads_with_that_r
             2,
         )))
         .op(Op::PutIndex(index(&ra2, "name", b"term-v1", false)))
+        // A second hit of the same subject, under the other term.
+        .op(Op::PutIndex(keyed(
+            index(&ra3, "email", b"term-v2", false),
+            2,
+        )))
         .op(Op::PutMeta {
             key: META.into(),
             value: vec![7],
@@ -182,13 +188,14 @@ pub async fn a_lookup_and_load_returns_each_hit_as_its_subject_loads_with_that_r
     let terms = vec![b"term-v2".to_vec(), b"term-v1".to_vec()];
 
     // Each hit comes back exactly as a load of its subject with that record (consents,
-    // restriction, only the record hit), by record id, beside the meta value.
+    // restriction, only the record hit; a subject hit twice comes back twice, its consents
+    // once in each), by record id, beside the meta value.
     let got = store
         .lookup_and_load("customers", "email", &terms, META)
         .await
         .unwrap();
     let mut want = Vec::new();
-    for (s, r) in [(a.id, ra.id), (b.id, rb.id)] {
+    for (s, r) in [(a.id, ra.id), (a.id, ra3.id), (b.id, rb.id)] {
         let data = store
             .load_subject(s, "customers", Some(r))
             .await
@@ -200,11 +207,12 @@ pub async fn a_lookup_and_load_returns_each_hit_as_its_subject_loads_with_that_r
     assert_eq!(want[0].records.len(), 1);
     assert_eq!(got.found, want);
     assert_eq!(got.meta, Some(vec![7]));
-    let a_data = got.found.iter().find(|d| d.subject.id == a.id).unwrap();
-    assert_eq!(
-        (a_data.consents.len(), a_data.restriction.is_some()),
-        (1, true)
-    );
+    for a_data in got.found.iter().filter(|d| d.subject.id == a.id) {
+        assert_eq!(
+            (a_data.consents.len(), a_data.restriction.is_some()),
+            (1, true)
+        );
+    }
 
     // Another collection, no term, or an unknown term: nothing found, the meta value still read.
     for (collection, terms) in [
