@@ -16,17 +16,28 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Object, Pool};
-use privet_store::Result;
+use privet_store::{Result, StoreError};
 use tokio::sync::Mutex;
 
-use crate::error::pool as pool_error;
+/// After a slot failed to get a connection, reads given that slot fail at once for this long
+/// instead of each waiting for the pool in turn (the slot's lock queues them: with a database
+/// that does not answer, the tenth reader in line would otherwise wait ten timeouts).
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// The shared connections' slots.
 pub(crate) struct SharedReaders {
-    slots: Vec<Mutex<Option<Arc<Object>>>>,
+    slots: Vec<Mutex<Slot>>,
     next: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Slot {
+    conn: Option<Arc<Object>>,
+    /// When and why the last attempt to fill the slot failed.
+    failed: Option<(Instant, String)>,
 }
 
 impl SharedReaders {
@@ -35,7 +46,7 @@ impl SharedReaders {
     pub(crate) fn for_pool(pool_size: usize) -> Self {
         let n = if pool_size >= 2 { pool_size / 2 } else { 0 };
         Self {
-            slots: (0..n).map(|_| Mutex::new(None)).collect(),
+            slots: (0..n).map(|_| Mutex::new(Slot::default())).collect(),
             next: AtomicUsize::new(0),
         }
     }
@@ -46,16 +57,40 @@ impl SharedReaders {
             .slots
             .get(self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len().max(1))
         else {
-            return Ok(Arc::new(pool.get().await.map_err(pool_error)?));
+            return Ok(Arc::new(pool.get().await.map_err(unavailable)?));
         };
         // Held while an empty slot is filled, so that a burst of first reads checks out one
         // connection per slot rather than one each.
         let mut held = slot.lock().await;
-        if let Some(open) = held.as_ref().filter(|c| !c.is_closed()) {
+        if let Some(open) = held.conn.as_ref().filter(|c| !c.is_closed()) {
             return Ok(Arc::clone(open));
         }
-        let fresh = Arc::new(pool.get().await.map_err(pool_error)?);
-        *held = Some(Arc::clone(&fresh));
-        Ok(fresh)
+        // A closed connection goes back to the pool (which discards it) before a new one is
+        // asked for, so that it does not count against the pool's size meanwhile.
+        held.conn = None;
+        if let Some((at, why)) = &held.failed
+            && at.elapsed() < RETRY_AFTER
+        {
+            return Err(StoreError::Unavailable(why.clone()));
+        }
+        match pool.get().await {
+            Ok(conn) => {
+                let fresh = Arc::new(conn);
+                held.conn = Some(Arc::clone(&fresh));
+                held.failed = None;
+                Ok(fresh)
+            }
+            Err(e) => {
+                let e = unavailable(e);
+                if let StoreError::Unavailable(why) = &e {
+                    held.failed = Some((Instant::now(), why.clone()));
+                }
+                Err(e)
+            }
+        }
     }
+}
+
+fn unavailable(e: deadpool_postgres::PoolError) -> StoreError {
+    crate::error::pool(e)
 }
