@@ -46,6 +46,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0012_blind_index_versions",
         include_str!("../migrations/0012_blind_index_versions.sql"),
     ),
+    (
+        "0013_blind_index_by_subject",
+        include_str!("../migrations/0013_blind_index_by_subject.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: the advisory-lock key for migrations ("privet" in ASCII).
