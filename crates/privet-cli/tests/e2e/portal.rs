@@ -134,19 +134,36 @@ impl Shots {
     }
 }
 
-/// The text of the element at `css`. An element found while a form's POST is still turning
-/// into the next page goes stale before its text is read: it is found again (a few times).
-async fn text(c: &Client, css: &str) -> String {
-    for _ in 0..50 {
-        match c.find(Locator::Css(css)).await.unwrap().text().await {
-            Ok(t) => return t,
-            Err(e) if e.is_stale_element_reference() => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("reading {css}: {e}"),
+/// The text of the element at `css` once it satisfies `want`, or the last text read after 10 s.
+/// A click's navigation is asynchronous: until the next page has loaded, the element may be
+/// missing, may still be the previous page's, or may go stale while its text is read; each of
+/// those is read again.
+async fn text_until(c: &Client, css: &str, want: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        match c.find(Locator::Css(css)).await {
+            Ok(element) => match element.text().await {
+                Ok(t) if want(&t) => return t,
+                Ok(t) => last = t,
+                Err(e) if e.is_stale_element_reference() => {}
+                Err(e) => panic!("reading {css}: {e}"),
+            },
+            Err(e) if e.is_no_such_element() => {}
+            Err(e) => panic!("finding {css}: {e}"),
         }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{css} kept going stale")
+    last
+}
+
+/// The text of the element at `css` (waiting for it to be there).
+async fn text(c: &Client, css: &str) -> String {
+    text_until(c, css, |_| true).await
+}
+
+/// Waits for the page whose heading is `want`.
+async fn heading(c: &Client, want: &str) {
+    assert_eq!(text_until(c, "h1", |t| t == want).await, want);
 }
 
 /// Waits for a finished download named `name` in `dir`.
@@ -246,7 +263,7 @@ fn a_customer_uses_the_portal_in_a_real_browser() {
         // Opening the link signs in and lands on the data page.
         c.goto(&url).await.unwrap();
         assert_eq!(c.current_url().await.unwrap().path(), "/portal");
-        assert_eq!(text(&c, "h1").await, "Your data");
+        heading(&c, "Your data").await;
         let email = text(&c, "[data-collection=customers] [data-field=email] .value").await;
         assert_eq!(email, "Ada.Browser@example.com");
         let card = text(
@@ -292,11 +309,12 @@ fn a_customer_uses_the_portal_in_a_real_browser() {
             .click()
             .await
             .unwrap();
-        assert_eq!(text(&c, "h1").await, "Your consents");
+        heading(&c, "Your consents").await;
         shots.take(&c, "consents").await;
         let newsletter = "li[data-purpose='marketing.communications.email']";
+        let state = format!("{newsletter} .state");
         assert!(
-            text(&c, &format!("{newsletter} .state"))
+            text_until(&c, &state, |t| t.contains("given"))
                 .await
                 .contains("given")
         );
@@ -307,12 +325,9 @@ fn a_customer_uses_the_portal_in_a_real_browser() {
             .await
             .unwrap();
         assert_eq!(c.current_url().await.unwrap().path(), "/portal/consents");
-        assert!(
-            text(&c, &format!("{newsletter} .state"))
-                .await
-                .contains("withdrawn")
-        );
-        assert!(text(&c, "[role=status]").await.contains("withdrawn"));
+        let withdrawn = |t: &str| t.contains("withdrawn");
+        assert!(withdrawn(&text_until(&c, &state, withdrawn).await));
+        assert!(withdrawn(&text_until(&c, "[role=status]", withdrawn).await));
         shots.take(&c, "consent-withdrawn").await;
 
         // Who used the data: the application's writes, and the customer's own visit.
@@ -322,11 +337,10 @@ fn a_customer_uses_the_portal_in_a_real_browser() {
             .click()
             .await
             .unwrap();
-        let log = text(&c, "table.activity").await;
-        assert!(
-            log.contains("Created your record") && log.contains("You, on this page"),
-            "{log}"
-        );
+        let complete =
+            |t: &str| t.contains("Created your record") && t.contains("You, on this page");
+        let log = text_until(&c, "table.activity", complete).await;
+        assert!(complete(&log), "{log}");
         shots.take(&c, "activity").await;
 
         // Download the export.
@@ -336,7 +350,7 @@ fn a_customer_uses_the_portal_in_a_real_browser() {
             .click()
             .await
             .unwrap();
-        assert_eq!(text(&c, "h1").await, "Download your data");
+        heading(&c, "Download your data").await;
         shots.take(&c, "download").await;
         c.find(Locator::Id("download-json"))
             .await
@@ -411,7 +425,7 @@ fn a_customer_uses_the_portal_in_a_real_browser() {
             .click()
             .await
             .unwrap();
-        assert_eq!(text(&c, "h1").await, "Your requests");
+        heading(&c, "Your requests").await;
         shots.take(&c, "requests").await;
         c.find(Locator::Id("erase-link"))
             .await
@@ -419,7 +433,7 @@ fn a_customer_uses_the_portal_in_a_real_browser() {
             .click()
             .await
             .unwrap();
-        assert_eq!(text(&c, "h1").await, "Erase your data");
+        heading(&c, "Erase your data").await;
         let kept = text(&c, "ul.kept").await;
         assert!(
             kept.contains("Orders")
@@ -434,19 +448,20 @@ fn a_customer_uses_the_portal_in_a_real_browser() {
             .click()
             .await
             .unwrap();
-        assert_eq!(text(&c, "h1").await, "Your data is erased");
-        assert!(text(&c, "ul.kept").await.contains("Orders"));
+        heading(&c, "Your data is erased").await;
+        let orders = |t: &str| t.contains("Orders");
+        assert!(orders(&text_until(&c, "ul.kept", orders).await));
         shots.take(&c, "erased").await;
 
         // The link, opened again after the erasure, shows a page that says so, no data.
         c.goto(&url).await.unwrap();
-        assert_eq!(text(&c, "h1").await, "This link is no longer valid");
+        heading(&c, "This link is no longer valid").await;
         assert!(!c.source().await.unwrap().contains("Ada"));
         shots.take(&c, "link-reused").await;
 
         // The erasure ended the session: the portal shows nothing afterwards.
         c.goto(&format!("{}/portal", server.base)).await.unwrap();
-        assert_eq!(text(&c, "h1").await, "You are not signed in");
+        heading(&c, "You are not signed in").await;
         assert!(!c.source().await.unwrap().contains("Ada"));
         shots.take(&c, "after-erasure").await;
         c.close().await.unwrap();
