@@ -80,13 +80,8 @@ async fn apply_op(tx: &Transaction<'_>, op: &Op) -> Result<()> {
                 )
                 .await
                 .map_err(db)?;
-            let unindex = tx
-                .prepare_cached("DELETE FROM blind_index WHERE record_id = $1")
-                .await
-                .map_err(db)?;
             for record in &records {
-                let record: &[u8] = record.get(0);
-                tx.execute(&unindex, &[&record]).await.map_err(db)?;
+                unindex_record(tx, record.get(0)).await?;
             }
             consent::delete_subject(tx, id).await?;
             crate::retained::erase_unused_keys(tx, id).await?;
@@ -372,6 +367,19 @@ async fn put_record(tx: &Transaction<'_>, r: &RecordRow, expected: Option<i64>) 
         }),
         None => Err(StoreError::RecordNotFound(r.id)),
     }
+}
+
+/// Deletes a record's blind-index entries, through the by-record index.
+pub(crate) async fn unindex_record(tx: &Transaction<'_>, record: &[u8]) -> Result<()> {
+    tx.execute(
+        &tx.prepare_cached("DELETE FROM blind_index WHERE record_id = $1")
+            .await
+            .map_err(db)?,
+        &[&record],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
 }
 
 pub(crate) async fn put_index(tx: &Transaction<'_>, e: &IndexEntry) -> Result<()> {

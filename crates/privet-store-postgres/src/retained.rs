@@ -79,14 +79,15 @@ pub(crate) async fn retain_records(
         if moved != 1 {
             return Err(StoreError::RecordNotFound(*id));
         }
-        for sql in [
-            "DELETE FROM blind_index WHERE record_id = $1",
-            "DELETE FROM records WHERE id = $1",
-        ] {
-            tx.execute(&tx.prepare_cached(sql).await.map_err(db)?, &[&rid])
+        crate::apply::unindex_record(tx, rid).await?;
+        tx.execute(
+            &tx.prepare_cached("DELETE FROM records WHERE id = $1")
                 .await
-                .map_err(db)?;
-        }
+                .map_err(db)?,
+            &[&rid],
+        )
+        .await
+        .map_err(db)?;
     }
     Ok(())
 }

@@ -146,15 +146,7 @@ pub(crate) async fn delete_record(
             None => StoreError::RecordNotFound(record),
         });
     }
-    tx.execute(
-        &tx.prepare_cached("DELETE FROM blind_index WHERE record_id = $1")
-            .await
-            .map_err(db)?,
-        &[&rid],
-    )
-    .await
-    .map_err(db)?;
-    Ok(())
+    crate::apply::unindex_record(tx, rid).await
 }
 
 pub(crate) async fn legal_hold(c: &Client, subject: SubjectId) -> Result<Option<LegalHoldRow>> {

@@ -90,14 +90,7 @@ pub(crate) async fn reindex(
     if stored != Some(version) {
         return Ok(());
     }
-    tx.execute(
-        &tx.prepare_cached("DELETE FROM blind_index WHERE record_id = $1")
-            .await
-            .map_err(db)?,
-        &[&rid],
-    )
-    .await
-    .map_err(db)?;
+    crate::apply::unindex_record(tx, rid).await?;
     for e in entries {
         if e.record != *record {
             return Err(StoreError::Invalid(format!(
