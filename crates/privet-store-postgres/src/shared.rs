@@ -22,6 +22,8 @@ use deadpool_postgres::{Object, Pool};
 use privet_store::{Result, StoreError};
 use tokio::sync::Mutex;
 
+use crate::error::pool as pool_error;
+
 /// After a slot failed to get a connection, reads given that slot fail at once for this long
 /// instead of each waiting for the pool in turn (the slot's lock queues them: with a database
 /// that does not answer, the tenth reader in line would otherwise wait ten timeouts).
@@ -44,9 +46,10 @@ impl SharedReaders {
     /// For a pool of `pool_size`: half of it may be held for point reads, and none when the
     /// pool has a single connection (writes must always be able to get one).
     pub(crate) fn for_pool(pool_size: usize) -> Self {
-        let n = if pool_size >= 2 { pool_size / 2 } else { 0 };
         Self {
-            slots: (0..n).map(|_| Mutex::new(Slot::default())).collect(),
+            slots: (0..pool_size / 2)
+                .map(|_| Mutex::new(Slot::default()))
+                .collect(),
             next: AtomicUsize::new(0),
         }
     }
@@ -57,7 +60,7 @@ impl SharedReaders {
             .slots
             .get(self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len().max(1))
         else {
-            return Ok(Arc::new(pool.get().await.map_err(unavailable)?));
+            return Ok(Arc::new(pool.get().await.map_err(pool_error)?));
         };
         // Held while an empty slot is filled, so that a burst of first reads checks out one
         // connection per slot rather than one each.
@@ -81,7 +84,7 @@ impl SharedReaders {
                 Ok(fresh)
             }
             Err(e) => {
-                let e = unavailable(e);
+                let e = pool_error(e);
                 if let StoreError::Unavailable(why) = &e {
                     held.failed = Some((Instant::now(), why.clone()));
                 }
@@ -89,8 +92,4 @@ impl SharedReaders {
             }
         }
     }
-}
-
-fn unavailable(e: deadpool_postgres::PoolError) -> StoreError {
-    crate::error::pool(e)
 }
